@@ -1,0 +1,81 @@
+// The compiler (PRODUCT.md §3): workflow JSON in, an immutable Plan out — or ALL the problems at
+// once, each with node id, field, machine-readable code and a human message.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "host/compiler/plan.hpp"
+#include "host/core/json.hpp"
+#include "host/core/result.hpp"
+#include "registry/registry.hpp"
+
+namespace weft::compiler {
+
+struct Diagnostic {
+  std::string code;      // e.g. "cycle", "unknown_node_type", "missing_required_field"
+  std::string message;   // for humans
+  std::string node_id;   // "" for workflow-level problems
+  std::string field;     // dotted path of the offending field ("" when not field-specific)
+  std::string edge_id;   // "" unless about an edge
+  Json details;          // extra machine-readable context (null when none)
+  Json to_json() const;
+};
+
+struct CompileResult {
+  PlanPtr plan;                        // null when there are errors
+  std::vector<Diagnostic> errors;
+  std::vector<Diagnostic> warnings;    // e.g. orphan-but-harmless nodes
+  bool ok() const { return plan != nullptr && errors.empty(); }
+  Json errors_json() const;            // [{code, message, node_id, field, ...}]
+};
+
+// Answers credential questions for the compiler (the vault arrives with a later issue).
+class CredentialChecker {
+ public:
+  virtual ~CredentialChecker() = default;
+  // "" when fine, else an error code: "credential_not_found", "credential_wrong_type".
+  virtual std::string check(const std::string& owner_id, const std::string& credential_id,
+                            const std::vector<std::string>& accepted_types) = 0;
+};
+
+struct CompileOptions {
+  std::string owner_id;
+  std::string workflow_id;
+  int64_t workflow_version = 0;
+  CredentialChecker* credentials = nullptr;  // null = credential references are not checked
+  size_t max_nodes = 10000;
+  size_t max_edges = 50000;
+};
+
+class Compiler {
+ public:
+  explicit Compiler(const registry::Registry& registry) : registry_(registry) {}
+  // Compiles a parsed workflow document.
+  CompileResult compile(const Json& workflow, const CompileOptions& options) const;
+  // Parses then compiles; JSON errors come back as a single diagnostic ("invalid_json", ...).
+  CompileResult compile_text(std::string_view workflow_json, const CompileOptions& options) const;
+
+ private:
+  const registry::Registry& registry_;
+};
+
+// Plans cached by (workflow id, version). Thread-safe. Bounded (LRU-ish eviction).
+class PlanCache {
+ public:
+  explicit PlanCache(size_t capacity = 256) : capacity_(capacity) {}
+  PlanPtr get(const std::string& workflow_id, int64_t version);
+  void put(const std::string& workflow_id, int64_t version, PlanPtr plan);
+  void clear();
+
+ private:
+  size_t capacity_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::pair<PlanPtr, uint64_t>> map_;
+  uint64_t tick_ = 0;
+};
+
+}  // namespace weft::compiler

@@ -1,0 +1,133 @@
+// The plugin registry: finds plugins through manifests in configured directories, checks them
+// (ABI range, sha256) before loading, loads them with Boost.DLL (local symbol scope), runs the
+// two-way version handshake, collects what they register, and keeps broken or incompatible
+// plugins out with a clear reason. The host never crashes because of a plugin it can detect as
+// bad. Enabling/disabling is a run-time switch persisted through a PluginStateStore.
+//
+// Thread-safety: all const methods may be called concurrently with each other and with
+// set_enabled(); load() must be called once, before anything else.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/core/json.hpp"
+#include "host/core/result.hpp"
+#include "weft/weft_abi.h"
+
+namespace weft::registry {
+
+class LoadedLibrary;  // keeps a dlopen'ed plugin alive (refcounted)
+
+// A node type as the host sees it (copied out of the plugin's registration).
+struct NodeType {
+  std::string type_name;
+  uint32_t type_version = 1;
+  Json schema;        // parsed schema_json (docs/plugin-abi.md "Node schema")
+  uint32_t flags = 0; // WEFT_NODE_FLAG_*
+  void* type_state = nullptr;
+  weft_node_execute_fn execute = nullptr;
+  std::string plugin_name;
+  std::shared_ptr<LoadedLibrary> library;  // null for types registered in-process (tests)
+
+  bool is_trigger() const { return flags & WEFT_NODE_FLAG_TRIGGER; }
+  bool is_loop() const { return flags & WEFT_NODE_FLAG_LOOP; }
+};
+
+struct StorageBackend {
+  std::string scheme;
+  weft_storage_backend vtable{};  // copied; function pointers live as long as `library`
+  std::string plugin_name;
+  std::shared_ptr<LoadedLibrary> library;
+};
+
+enum class PluginState {
+  Loaded,        // loaded and enabled: its node types are offered
+  Disabled,      // loaded (or loadable) but switched off by an admin
+  Incompatible,  // ABI range does not overlap the host's
+  Rejected,      // manifest invalid, file missing, sha256 mismatch
+  Broken,        // failed to load, missing entry point, init failed, bad registration
+};
+const char* to_string(PluginState s);
+
+struct PluginInfo {
+  std::string name;
+  std::string version;
+  std::string description;
+  std::string manifest_path;
+  std::string file_path;
+  std::string abi_min, abi_max;      // as declared in the manifest, "major.minor"
+  uint32_t negotiated_abi = 0;       // 0 when not negotiated
+  PluginState state = PluginState::Rejected;
+  std::string reason;                // why it is not Loaded (empty when Loaded)
+  std::vector<std::string> node_types;  // "type@version"
+  std::vector<std::string> storage_schemes;
+};
+
+// Where enable/disable decisions are persisted (the store implements it once it is open).
+class PluginStateStore {
+ public:
+  virtual ~PluginStateStore() = default;
+  virtual Result<std::map<std::string, bool>> load_plugin_states() = 0;
+  virtual Status save_plugin_state(const std::string& name, bool enabled) = 0;
+};
+
+struct RegistryOptions {
+  std::vector<std::string> plugin_dirs;     // scanned for *.plugin.json (non-recursive)
+  uint32_t host_abi_min = WEFT_ABI_MAKE_VERSION(1, 0);
+  uint32_t host_abi_max = WEFT_ABI_VERSION;
+  bool verify_sha256 = true;
+  // Per-plugin configuration handed to weft_plugin_init as config_json, by plugin name.
+  std::map<std::string, Json> plugin_config;
+};
+
+class Registry {
+ public:
+  explicit Registry(RegistryOptions options);
+  ~Registry();  // calls weft_plugin_shutdown on every initialised plugin
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Scans the directories and loads every plugin it can. Problems are recorded per plugin
+  // (plugins()), never thrown. Returns the number of plugins loaded.
+  size_t load();
+
+  // Applies persisted enable/disable states and remembers the store for later changes.
+  Status attach_state_store(PluginStateStore* store);
+
+  // Run-time switch. Disabling hides the plugin's node types from the palette and the compiler;
+  // executions already running keep their references. Error "not_found" for unknown names,
+  // "invalid_state" when the plugin is not loadable.
+  Status set_enabled(const std::string& name, bool enabled);
+
+  std::vector<PluginInfo> plugins() const;
+
+  // Enabled node types. version 0 = the highest registered version.
+  std::shared_ptr<const NodeType> find_node_type(std::string_view type_name,
+                                                 uint32_t version = 0) const;
+  std::vector<std::shared_ptr<const NodeType>> node_types() const;
+  // The palette: JSON array of {type, version, plugin, schema...} for enabled node types.
+  Json palette() const;
+
+  std::shared_ptr<const StorageBackend> find_storage(std::string_view scheme) const;
+
+  // For tests and embedding: registers an in-process node type as if a plugin named
+  // `plugin_name` had registered it.
+  Status add_builtin_node_type(NodeType type);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses "major.minor" into a version number; nullopt when malformed.
+std::optional<uint32_t> parse_abi_version(std::string_view s);
+std::string format_abi_version(uint32_t v);
+
+}  // namespace weft::registry
