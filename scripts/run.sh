@@ -48,17 +48,18 @@ fi
 cat <<EOF
 
 What happened:
-  * weft compiled $WORKFLOW: parsed and validated the JSON, resolved every node type against the
-    registry (built-in nodes and plugins) and checked the connections between nodes;
+  * weft compiled $WORKFLOW: parsed and validated the JSON, resolved every node
+    type (built-in nodes and plugins) and checked the connections between nodes;
   * it executed the nodes in dependency order and committed each node's result to the SQLite
     database ./var/weft.db as soon as that node finished, so the run can be inspected afterwards;
   * the events printed above are the same events the REST API streams to clients
     (Server-Sent Events) while a run is in progress.
 
 Try more:
-  $WEFT run examples/<name>.json --input '{"x":1}'   run another example with an input
-  $WEFT validate examples/<name>.json                 compile/check a workflow without running it
-  $WEFT nodes                                         list the available node types
-  $WEFT plugins list                                  list the loaded plugins
-  ls examples/                                        the example workflows
 EOF
+printf '  %-56s %s\n' \
+  "$WEFT run examples/<name>.json --input '{\"x\":1}'" "run another example with an input" \
+  "$WEFT validate examples/<name>.json" "compile and check a workflow without running it" \
+  "$WEFT nodes" "list the available node types" \
+  "$WEFT plugins list" "list the loaded plugins" \
+  "ls examples/" "the example workflows"

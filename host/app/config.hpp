@@ -1,0 +1,33 @@
+// Host configuration: defaults that need no file at all, then config/weft.json (or the file
+// named by WEFT_CONFIG / --config), then WEFT_* environment variables, then command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "host/core/json.hpp"
+#include "host/core/result.hpp"
+
+namespace weft::app {
+
+struct Config {
+  std::string database = "sqlite:var/weft.db";  // WEFT_DB
+  std::vector<std::string> plugin_dirs;          // WEFT_PLUGIN_DIRS (":"-separated); default: next to the binary
+  size_t workers = 2;                            // WEFT_WORKERS: executions driven concurrently
+  size_t node_threads = 4;                       // WEFT_NODE_THREADS: node attempts in parallel
+  int64_t lease_ms = 30000;                      // WEFT_LEASE_MS
+  int64_t heartbeat_ms = 10000;                  // WEFT_HEARTBEAT_MS
+  int64_t poll_ms = 500;                         // WEFT_POLL_MS
+  Json database_options = Json::object();        // passed to the storage backend
+  Json plugin_config = Json::object();           // {"<plugin name>": {...}}
+  std::string source;                            // where the config came from (for messages)
+
+  // Loads defaults <- file <- environment. `path` "" = $WEFT_CONFIG or config/weft.json if present.
+  static Result<Config> load(const std::string& path = "");
+};
+
+// The directory containing the running executable.
+std::string executable_dir();
+
+}  // namespace weft::app

@@ -1,0 +1,67 @@
+#include "host/app/host.hpp"
+
+namespace weft::app {
+
+Host::~Host() {
+  // Workers first (they use everything else), the registry last (it unloads plugin code).
+  workers_.reset();
+  executor_.reset();
+  pool_.reset();
+  store_.reset();
+  compiler_.reset();
+}
+
+Result<std::unique_ptr<Host>> Host::open(const Config& config) {
+  std::unique_ptr<Host> h(new Host());
+  h->config_ = config;
+  registry::RegistryOptions ro;
+  ro.plugin_dirs = config.plugin_dirs;
+  for (const auto& [name, cfg] : config.plugin_config.as_object()) ro.plugin_config[name] = cfg;
+  h->registry_ = std::make_unique<registry::Registry>(ro);
+  h->registry_->load();
+  auto store = store::open_store(*h->registry_, config.database, config.database_options);
+  if (!store.ok()) {
+    Error e = store.error();
+    if (config.plugin_dirs.empty())
+      e.message += " (no plugin directory configured: set WEFT_PLUGIN_DIRS or plugin_dirs)";
+    return e;
+  }
+  h->store_ = *store;
+  Status st = h->registry_->attach_state_store(h->store_.get());
+  if (!st.ok()) return st.error();
+  h->compiler_ = std::make_unique<compiler::Compiler>(*h->registry_);
+  h->bus_ = std::make_shared<executor::EventBus>();
+  h->pool_ = std::make_shared<executor::ThreadPool>(config.node_threads);
+  executor::ExecutorOptions eo;
+  eo.lease_ms = config.lease_ms;
+  h->executor_ = std::make_shared<executor::Executor>(h->store_, h->pool_, h->bus_, eo);
+  executor::WorkerOptions wo;
+  wo.workers = config.workers;
+  wo.lease_ms = config.lease_ms;
+  wo.heartbeat_ms = config.heartbeat_ms;
+  wo.poll_ms = config.poll_ms;
+  Host* raw = h.get();
+  h->workers_ = std::make_unique<executor::WorkerPool>(
+      h->executor_, [raw](const store::ExecutionRecord& e) { return raw->plan_for(e); }, wo);
+  return h;
+}
+
+Result<compiler::PlanPtr> Host::plan_for(const store::ExecutionRecord& exec) {
+  if (auto cached = plans_.get(exec.workflow_id, exec.workflow_version)) return cached;
+  compiler::CompileOptions co;
+  co.owner_id = exec.owner_id;
+  co.workflow_id = exec.workflow_id;
+  co.workflow_version = exec.workflow_version;
+  compiler::CompileResult r = compiler_->compile(exec.definition, co);
+  if (!r.ok()) {
+    std::string msg = "workflow " + exec.workflow_id + " v" + std::to_string(exec.workflow_version) +
+                      " no longer compiles";
+    if (!r.errors.empty()) msg += ": " + r.errors.front().message;
+    if (r.errors.size() > 1) msg += " (and " + std::to_string(r.errors.size() - 1) + " more)";
+    return Error("compile_failed", msg, r.errors_json().dump());
+  }
+  plans_.put(exec.workflow_id, exec.workflow_version, r.plan);
+  return r.plan;
+}
+
+}  // namespace weft::app

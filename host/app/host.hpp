@@ -1,0 +1,45 @@
+// The assembled host: registry (plugins), store (through a storage plugin), compiler with its
+// plan cache, executor and queue workers. `weft run|worker|serve` all start from here.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "host/app/config.hpp"
+#include "host/compiler/compiler.hpp"
+#include "host/executor/worker.hpp"
+#include "registry/registry.hpp"
+
+namespace weft::app {
+
+class Host {
+ public:
+  // Loads the plugins, opens the store (running migrations), applies persisted plugin states.
+  static Result<std::unique_ptr<Host>> open(const Config& config);
+  ~Host();
+
+  const Config& config() const { return config_; }
+  registry::Registry& registry() { return *registry_; }
+  const std::shared_ptr<store::Store>& store() const { return store_; }
+  const compiler::Compiler& compiler() const { return *compiler_; }
+  executor::Executor& executor() { return *executor_; }
+  executor::WorkerPool& workers() { return *workers_; }
+  executor::EventBus& bus() { return *bus_; }
+
+  // The plan of an execution's workflow version, compiled once and cached.
+  Result<compiler::PlanPtr> plan_for(const store::ExecutionRecord& exec);
+
+ private:
+  Host() = default;
+  Config config_;
+  std::unique_ptr<registry::Registry> registry_;
+  std::shared_ptr<store::Store> store_;
+  std::unique_ptr<compiler::Compiler> compiler_;
+  compiler::PlanCache plans_;
+  std::shared_ptr<executor::EventBus> bus_;
+  std::shared_ptr<executor::ThreadPool> pool_;
+  std::shared_ptr<executor::Executor> executor_;
+  std::unique_ptr<executor::WorkerPool> workers_;
+};
+
+}  // namespace weft::app

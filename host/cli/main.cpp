@@ -1,0 +1,491 @@
+// The `weft` command line. Thin: parses arguments, then calls the host's services.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host/app/host.hpp"
+#include "host/core/call.hpp"
+#include "host/core/ids.hpp"
+
+#ifndef WEFT_VERSION_STRING
+#define WEFT_VERSION_STRING "0.0.0"
+#endif
+
+namespace {
+
+using weft::Json;
+using weft::app::Config;
+using weft::app::Host;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;     // the workflow ran and failed / was cancelled
+constexpr int kExitInvalid = 2;    // the workflow does not compile, or bad usage
+constexpr int kExitWaiting = 3;    // the workflow is waiting for a human
+constexpr int kExitSystem = 4;     // the host could not start (plugins, database...)
+
+const char* kUsage = R"(usage: weft <command> [options]
+
+commands:
+  run FILE.json [--input JSON | --input-file F] [--json] [--quiet]
+                         compile and run a workflow, printing its events and final output
+  validate FILE.json [--json]
+                         compile only: print every problem (exit 2) or "ok"
+  nodes                  the palette of node types (JSON)
+  plugins list           plugins with their state and reasons
+  plugins enable NAME    switch a plugin on (persisted)
+  plugins disable NAME   switch a plugin off (persisted)
+  worker [--until-idle]  claim and run queued executions (until none is runnable with --until-idle)
+  --version              print the version
+
+common options:
+  --db URL               database (default sqlite:var/weft.db; env WEFT_DB)
+  --config FILE          configuration file (default config/weft.json if present; env WEFT_CONFIG)
+  --plugin-dir DIR       plugin directory (repeatable; env WEFT_PLUGIN_DIRS)
+
+exit codes: 0 ok, 1 workflow failed or cancelled, 2 invalid workflow or usage, 3 waiting for a
+human, 4 the host could not start.
+)";
+
+struct Args {
+  std::string command;
+  std::vector<std::string> positional;
+  std::string input_json, input_file, db, config;
+  std::vector<std::string> plugin_dirs;
+  bool json = false, quiet = false, until_idle = false;
+};
+
+bool read_file(const std::string& path, std::string& out, std::string& err) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    err = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "weft: %s\n\n%s", msg.c_str(), kUsage);
+  return kExitInvalid;
+}
+
+weft::Result<std::unique_ptr<Host>> open_host(const Args& a) {
+  auto cfg = Config::load(a.config);
+  if (!cfg.ok()) return cfg.error();
+  if (!a.db.empty()) cfg->database = a.db;
+  if (!a.plugin_dirs.empty()) cfg->plugin_dirs = a.plugin_dirs;
+  return Host::open(*cfg);
+}
+
+void print_error(const weft::Error& e) {
+  std::fprintf(stderr, "weft: error [%s]: %s\n", e.code.c_str(), e.message.c_str());
+}
+
+void print_diagnostics(const weft::compiler::CompileResult& r, bool json) {
+  if (json) {
+    Json out = Json::object();
+    out.set("ok", r.ok());
+    out.set("errors", r.errors_json());
+    Json w = Json::array();
+    for (const auto& d : r.warnings) w.push_back(d.to_json());
+    out.set("warnings", w);
+    std::printf("%s\n", out.dump_pretty().c_str());
+    return;
+  }
+  for (const auto& d : r.errors) {
+    std::string where;
+    if (!d.node_id.empty()) where += " node " + d.node_id;
+    if (!d.edge_id.empty()) where += " edge " + d.edge_id;
+    if (!d.field.empty()) where += " field " + d.field;
+    std::fprintf(stderr, "error [%s]%s: %s\n", d.code.c_str(), where.c_str(), d.message.c_str());
+  }
+  for (const auto& d : r.warnings) {
+    std::string where;
+    if (!d.node_id.empty()) where += " node " + d.node_id;
+    if (!d.field.empty()) where += " field " + d.field;
+    std::fprintf(stderr, "warning [%s]%s: %s\n", d.code.c_str(), where.c_str(), d.message.c_str());
+  }
+}
+
+void print_event(const weft::store::EventRecord& e, bool json) {
+  if (json) {
+    Json j = Json::object();
+    j.set("seq", e.seq);
+    j.set("type", e.type);
+    j.set("ts_ms", e.ts_ms);
+    j.set("data", e.data);
+    std::printf("%s\n", j.dump().c_str());
+    std::fflush(stdout);
+    return;
+  }
+  std::string line = "[" + std::to_string(e.seq) + "] " + e.type;
+  const Json& d = e.data;
+  if (d["node_id"].is_string()) {
+    line += "  " + d["node_id"].as_string();
+    if (!d["scope"].as_string().empty()) line += " @" + d["scope"].as_string();
+  }
+  if (e.type == "node_start" && d["attempt"].as_int() > 1) line += "  attempt " + std::to_string(d["attempt"].as_int());
+  if (e.type == "node_complete") {
+    if (d.contains("duration_ms")) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "  %.3f ms", d["duration_ms"].as_double());
+      line += buf;
+    }
+    if (d["handles"].is_array()) {
+      line += "  ->";
+      for (const auto& h : d["handles"].as_array()) line += " " + h.as_string();
+    }
+  }
+  if (e.type == "node_error" || e.type == "node_retry") line += "  " + d["error"]["message"].as_string();
+  if (e.type == "node_retry") line += "  (retry in " + std::to_string(d["delay_ms"].as_int()) + " ms)";
+  if (e.type == "node_parked" || e.type == "execution_parked") {
+    int64_t wake = d["wake_at_ms"].as_int();
+    if (wake > 0) line += "  wakes in " + std::to_string(std::max<int64_t>(0, wake - weft::wall_ms())) + " ms";
+  }
+  if (e.type == "workflow_done") {
+    line += "  " + d["status"].as_string();
+    if (d.contains("duration_ms")) line += "  " + std::to_string(d["duration_ms"].as_int()) + " ms";
+    if (d["error"].is_object()) line += "  " + d["error"]["message"].as_string();
+  }
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+std::atomic<bool> g_interrupted{false};
+
+int cmd_validate(const Args& a) {
+  if (a.positional.size() != 1) return usage_error("validate needs exactly one FILE.json");
+  std::string text, err;
+  if (!read_file(a.positional[0], text, err)) {
+    std::fprintf(stderr, "weft: %s\n", err.c_str());
+    return kExitInvalid;
+  }
+  auto host = open_host(a);
+  if (!host.ok()) {
+    print_error(host.error());
+    return kExitSystem;
+  }
+  weft::compiler::CompileOptions co;
+  co.workflow_id = "validate";
+  auto r = (*host)->compiler().compile_text(text, co);
+  print_diagnostics(r, a.json);
+  if (!r.ok()) {
+    if (!a.json) std::fprintf(stderr, "%zu problem(s) found in %s\n", r.errors.size(), a.positional[0].c_str());
+    return kExitInvalid;
+  }
+  if (!a.json) std::printf("ok: %s compiles (%zu nodes, %s)\n", a.positional[0].c_str(), r.plan->nodes.size(),
+                           r.plan->quick ? "quick: would run synchronously" : "would be queued");
+  return kExitOk;
+}
+
+std::string workflow_id_for(const std::string& path) {
+  std::string stem = path;
+  size_t slash = stem.rfind('/');
+  if (slash != std::string::npos) stem = stem.substr(slash + 1);
+  size_t dot = stem.rfind('.');
+  if (dot != std::string::npos && dot > 0) stem = stem.substr(0, dot);
+  std::string id = "local-";
+  for (char c : stem) id += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? static_cast<char>(std::tolower(c)) : '-';
+  return id.substr(0, 64);
+}
+
+int cmd_run(const Args& a) {
+  if (a.positional.size() != 1) return usage_error("run needs exactly one FILE.json");
+  std::string text, err;
+  if (!read_file(a.positional[0], text, err)) {
+    std::fprintf(stderr, "weft: %s\n", err.c_str());
+    return kExitInvalid;
+  }
+  Json input = Json::object();
+  std::string input_text = a.input_json;
+  if (!a.input_file.empty() && !read_file(a.input_file, input_text, err)) {
+    std::fprintf(stderr, "weft: %s\n", err.c_str());
+    return kExitInvalid;
+  }
+  if (!input_text.empty()) {
+    auto in = Json::parse(input_text);
+    if (!in.ok()) return usage_error("--input is not valid JSON: " + in.error().message);
+    input = std::move(*in);
+  }
+  auto host_r = open_host(a);
+  if (!host_r.ok()) {
+    print_error(host_r.error());
+    return kExitSystem;
+  }
+  Host& host = **host_r;
+  weft::compiler::CompileOptions co;
+  co.workflow_id = workflow_id_for(a.positional[0]);
+  auto compiled = host.compiler().compile_text(text, co);
+  if (!compiled.ok()) {
+    print_diagnostics(compiled, a.json);
+    std::fprintf(stderr, "weft: %s does not compile: %zu problem(s); nothing was run\n", a.positional[0].c_str(),
+                 compiled.errors.size());
+    return kExitInvalid;
+  }
+  auto def = Json::parse(text);  // compiled, so it parses
+  std::string name = (*def)["name"].is_string() ? (*def)["name"].as_string() : co.workflow_id;
+  auto wf = host.store()->save_workflow("", co.workflow_id, name, *def);
+  if (!wf.ok()) {
+    print_error(wf.error());
+    return kExitSystem;
+  }
+  weft::store::NewExecution ne;
+  ne.workflow_id = wf->id;
+  ne.workflow_version = wf->version;
+  ne.definition = *def;
+  ne.input = input;
+  ne.mode = "sync";
+  ne.claim_owner = host.workers().worker_id();
+  ne.lease_ms = host.config().lease_ms;
+  auto exec = host.store()->create_execution(ne);
+  if (!exec.ok()) {
+    print_error(exec.error());
+    return kExitSystem;
+  }
+  std::string exec_id = exec->id;
+  if (!a.quiet && !a.json)
+    std::printf("execution %s of %s v%lld (database %s)\n", exec_id.c_str(), wf->id.c_str(),
+                static_cast<long long>(wf->version), host.config().database.c_str());
+  uint64_t sub = 0;
+  if (!a.quiet) sub = host.bus().subscribe(exec_id, [&](const weft::store::EventRecord& e) { print_event(e, a.json); });
+
+  // Ctrl-C cancels the execution cleanly (its state is committed as cancelled).
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    while (!done) {
+      if (g_interrupted.exchange(false)) {
+        if (auto c = host.executor().control_of(exec_id)) c->cancel = true;
+        else (void)host.store()->request_cancel(exec_id);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+
+  weft::executor::RunResult r = host.workers().run_claimed(*exec);
+  // Timers (wait nodes, long retry delays): stay around and act as a worker until it is due.
+  while (r.outcome == weft::executor::RunOutcome::Parked && r.wake_at_ms > 0) {
+    int64_t sleep_ms = r.wake_at_ms - weft::wall_ms();
+    while (sleep_ms > 0 && !g_interrupted) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(sleep_ms, 100)));
+      sleep_ms = r.wake_at_ms - weft::wall_ms();
+    }
+    if (g_interrupted) {
+      (void)host.store()->request_cancel(exec_id);
+      g_interrupted = false;
+    }
+    bool ours = false;
+    for (int spins = 0; spins < 1000 && !ours; ++spins) {
+      auto claimed = host.store()->claim_execution(host.workers().worker_id(), host.config().lease_ms, weft::wall_ms());
+      if (!claimed.ok()) {
+        print_error(claimed.error());
+        break;
+      }
+      if (!claimed->has_value()) {
+        auto cur = host.store()->get_execution(exec_id);
+        if (cur.ok() && weft::store::is_final(cur->status)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      auto rr = host.workers().run_claimed(**claimed);
+      if ((*claimed)->id == exec_id) {
+        r = rr;
+        ours = true;
+      }
+    }
+    if (!ours) break;
+  }
+  done = true;
+  watcher.join();
+  if (sub) host.bus().unsubscribe(sub);
+
+  auto fin = host.store()->get_execution(exec_id);
+  if (!fin.ok()) {
+    print_error(fin.error());
+    return kExitSystem;
+  }
+  using weft::store::ExecStatus;
+  switch (fin->status) {
+    case ExecStatus::Succeeded:
+      if (a.json) {
+        Json o = Json::object();
+        o.set("execution_id", exec_id);
+        o.set("status", "succeeded");
+        o.set("output", fin->output);
+        std::printf("%s\n", o.dump().c_str());
+      } else {
+        std::printf("output:\n%s\n", fin->output.dump_pretty().c_str());
+      }
+      return kExitOk;
+    case ExecStatus::Parked:
+      std::fprintf(stderr, "weft: execution %s is waiting for a human answer; it is saved in %s and resumes when answered\n",
+                   exec_id.c_str(), host.config().database.c_str());
+      return kExitWaiting;
+    case ExecStatus::Failed:
+    case ExecStatus::Cancelled:
+    default: {
+      std::string st = weft::store::to_string(fin->status);
+      std::fprintf(stderr, "weft: execution %s %s: %s\n", exec_id.c_str(), st.c_str(),
+                   fin->error["message"].as_string().c_str());
+      if (fin->error["details"].is_object() && !a.quiet)
+        std::fprintf(stderr, "%s\n", fin->error["details"].dump_pretty().c_str());
+      return kExitFailed;
+    }
+  }
+}
+
+int cmd_nodes(const Args& a) {
+  auto host = open_host(a);
+  if (!host.ok()) {
+    print_error(host.error());
+    return kExitSystem;
+  }
+  std::printf("%s\n", (*host)->registry().palette().dump_pretty().c_str());
+  return kExitOk;
+}
+
+int cmd_plugins(const Args& a) {
+  if (a.positional.empty()) return usage_error("plugins needs list, enable NAME or disable NAME");
+  auto host = open_host(a);
+  if (!host.ok()) {
+    print_error(host.error());
+    return kExitSystem;
+  }
+  auto& reg = (*host)->registry();
+  const std::string& sub = a.positional[0];
+  if (sub == "list") {
+    Json out = Json::array();
+    for (const auto& p : reg.plugins()) {
+      Json j = Json::object();
+      j.set("name", p.name);
+      j.set("version", p.version);
+      j.set("state", weft::registry::to_string(p.state));
+      if (!p.reason.empty()) j.set("reason", p.reason);
+      j.set("abi", p.abi_min + "-" + p.abi_max);
+      if (p.negotiated_abi) j.set("negotiated_abi", weft::registry::format_abi_version(p.negotiated_abi));
+      j.set("file", p.file_path);
+      Json types = Json::array();
+      for (const auto& t : p.node_types) types.push_back(t);
+      j.set("node_types", types);
+      Json schemes = Json::array();
+      for (const auto& s : p.storage_schemes) schemes.push_back(s);
+      if (schemes.size()) j.set("storage", schemes);
+      out.push_back(j);
+    }
+    std::printf("%s\n", out.dump_pretty().c_str());
+    return kExitOk;
+  }
+  if ((sub == "enable" || sub == "disable") && a.positional.size() == 2) {
+    weft::Status st = reg.set_enabled(a.positional[1], sub == "enable");
+    if (!st.ok()) {
+      print_error(st.error());
+      return st.error().code == "not_found" ? kExitInvalid : kExitSystem;
+    }
+    std::printf("plugin %s %sd\n", a.positional[1].c_str(), sub.c_str());
+    return kExitOk;
+  }
+  return usage_error("plugins needs list, enable NAME or disable NAME");
+}
+
+int cmd_worker(const Args& a) {
+  auto host_r = open_host(a);
+  if (!host_r.ok()) {
+    print_error(host_r.error());
+    return kExitSystem;
+  }
+  Host& host = **host_r;
+  auto reclaimed = host.workers().reclaim_dead_local_leases();
+  if (reclaimed.ok() && *reclaimed > 0)
+    std::fprintf(stderr, "weft worker: reclaimed %zu execution(s) left by dead processes\n", *reclaimed);
+  uint64_t sub = 0;
+  if (!a.quiet) sub = host.bus().subscribe("", [&](const weft::store::EventRecord& e) {
+    if (a.json) print_event(e, true);
+    else if (e.type == "workflow_done" || e.type == "execution_parked" || e.type == "execution_resumed" ||
+             e.type == "execution_started")
+      std::printf("%s %s\n", e.execution_id.c_str(), e.type.c_str()), std::fflush(stdout);
+  });
+  if (a.until_idle) {
+    size_t n = host.workers().drain();
+    if (sub) host.bus().unsubscribe(sub);
+    std::fprintf(stderr, "weft worker: ran %zu execution(s); nothing runnable now\n", n);
+    return kExitOk;
+  }
+  std::fprintf(stderr, "weft worker %s: waiting for work on %s (Ctrl-C to stop)\n", host.workers().worker_id().c_str(),
+               host.config().database.c_str());
+  host.workers().start();
+  while (!g_interrupted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::fprintf(stderr, "weft worker: stopping; running executions finish first\n");
+  host.workers().stop();
+  if (sub) host.bus().unsubscribe(sub);
+  return kExitOk;
+}
+
+void on_signal(int) { g_interrupted = true; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& s = args[i];
+    auto value = [&](const char* flag) -> std::string {
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "weft: %s needs a value\n", flag);
+        std::exit(kExitInvalid);
+      }
+      return args[++i];
+    };
+    if (s == "--version" || s == "version") {
+      std::printf("weft %s (plugin ABI %d.%d)\n", WEFT_VERSION_STRING, WEFT_ABI_VERSION_MAJOR, WEFT_ABI_VERSION_MINOR);
+      return kExitOk;
+    } else if (s == "-h" || s == "--help" || s == "help") {
+      std::printf("%s", kUsage);
+      return kExitOk;
+    } else if (s == "--input") {
+      a.input_json = value("--input");
+    } else if (s == "--input-file") {
+      a.input_file = value("--input-file");
+    } else if (s == "--db") {
+      a.db = value("--db");
+    } else if (s == "--config") {
+      a.config = value("--config");
+    } else if (s == "--plugin-dir") {
+      a.plugin_dirs.push_back(value("--plugin-dir"));
+    } else if (s == "--json") {
+      a.json = true;
+    } else if (s == "--quiet" || s == "-q") {
+      a.quiet = true;
+    } else if (s == "--until-idle") {
+      a.until_idle = true;
+    } else if (s.rfind("--", 0) == 0) {
+      return usage_error("unknown option " + s);
+    } else if (a.command.empty()) {
+      a.command = s;
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  if (a.command.empty()) return usage_error("no command given");
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  if (a.command == "run") return cmd_run(a);
+  if (a.command == "validate") return cmd_validate(a);
+  if (a.command == "nodes") return cmd_nodes(a);
+  if (a.command == "plugins") return cmd_plugins(a);
+  if (a.command == "worker") return cmd_worker(a);
+  return usage_error("unknown command " + a.command);
+}

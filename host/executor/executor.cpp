@@ -1,0 +1,1310 @@
+#include "host/executor/executor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+
+#include "host/core/call.hpp"
+
+namespace weft::executor {
+
+using compiler::OnError;
+using compiler::Plan;
+using compiler::PlanEdge;
+using compiler::PlanNode;
+using store::ExecStatus;
+
+const char* to_string(RunOutcome o) {
+  switch (o) {
+    case RunOutcome::Succeeded: return "succeeded";
+    case RunOutcome::Failed: return "failed";
+    case RunOutcome::Cancelled: return "cancelled";
+    case RunOutcome::Parked: return "parked";
+    case RunOutcome::Paused: return "paused";
+    case RunOutcome::LeaseLost: return "lease_lost";
+    case RunOutcome::StoreError: return "store_error";
+  }
+  return "unknown";
+}
+
+namespace {
+
+Json make_error(std::string code, std::string message, Json details = Json()) {
+  Json e = Json::object();
+  e.set("code", std::move(code));
+  e.set("message", std::move(message));
+  if (!details.is_null()) e.set("details", std::move(details));
+  return e;
+}
+
+// Caps a value for logs/events: values whose JSON is larger than `max` become an explicit
+// truncation marker with a preview.
+Json cap_value(const Json& v, size_t max) {
+  std::string text = v.dump();
+  if (text.size() <= max) return v;
+  Json m = Json::object();
+  m.set("$truncated", true);
+  m.set("bytes", static_cast<int64_t>(text.size()));
+  size_t cut = std::min<size_t>(1024, max);
+  // Do not cut a UTF-8 sequence in half.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  m.set("preview", text.substr(0, cut));
+  return m;
+}
+
+enum class ActState { Pending, Running, Succeeded, Failed, Skipped, Parked, Looping };
+
+const char* run_status(ActState s) {
+  switch (s) {
+    case ActState::Pending: return "pending";
+    case ActState::Running: return "running";
+    case ActState::Succeeded: return "succeeded";
+    case ActState::Failed: return "failed";
+    case ActState::Skipped: return "skipped";
+    case ActState::Parked: return "parked";
+    case ActState::Looping: return "looping";
+  }
+  return "pending";
+}
+
+std::optional<ActState> act_state_from(const std::string& s) {
+  if (s == "succeeded") return ActState::Succeeded;
+  if (s == "failed") return ActState::Failed;
+  if (s == "skipped") return ActState::Skipped;
+  if (s == "parked") return ActState::Parked;
+  if (s == "looping") return ActState::Looping;
+  if (s == "running" || s == "pending") return ActState::Pending;
+  return std::nullopt;
+}
+
+// One node in one scope.
+struct Activation {
+  size_t node = 0;
+  std::string scope;
+  std::string key;
+  ActState state = ActState::Pending;
+  Json outputs;  // {"handle": value}
+  Json error;
+  Json park;
+  int64_t attempt = 0;  // last attempt started (0 = never)
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;
+  Json view;            // cached {"output", "outputs"} for expressions
+  std::vector<Json> items;  // loop node: the items being iterated
+  Json resume;          // payload for the next attempt after a park
+};
+
+// The host side of weft_call for one node attempt.
+class NodeCall final : public weft_call {
+ public:
+  NodeCall(std::shared_ptr<RunControl> control, std::atomic<bool>* stop_flag, int64_t deadline,
+           std::string idem, size_t max_lines)
+      : control_(std::move(control)),
+        stop_flag_(stop_flag),
+        deadline_(deadline),
+        idem_(std::move(idem)),
+        max_lines_(max_lines) {}
+
+  void log(int32_t level, std::string_view message) override {
+    static const char* names[] = {"debug", "info", "warn", "error"};
+    std::lock_guard<std::mutex> lock(mu_);
+    if (lines_.size() >= max_lines_) {
+      truncated_ = true;
+      return;
+    }
+    lines_ += (level >= 0 && level <= 3) ? names[level] : "log";
+    lines_ += ": ";
+    lines_.append(message.substr(0, max_lines_ - std::min(max_lines_, lines_.size())));
+    lines_ += '\n';
+  }
+  weft_status emit_event(std::string_view type, std::string_view data_json) override {
+    auto parsed = Json::parse(data_json);
+    if (!parsed.ok()) return WEFT_ERR_INVALID_INPUT;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (events_.size() >= 1000) return WEFT_ERR_DENIED;
+    events_.emplace_back(std::string(type.substr(0, 64)), std::move(*parsed));
+    return WEFT_OK;
+  }
+  bool is_cancelled() override {
+    if (control_ && (control_->cancel.load() || control_->lease_lost.load())) return true;
+    if (stop_flag_ && stop_flag_->load()) return true;
+    return deadline_ > 0 && monotonic_ms() >= deadline_;
+  }
+  int64_t deadline_monotonic_ms() override { return deadline_; }
+  const std::string& idempotency_key() override { return idem_; }
+
+  std::string take_lines() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (truncated_) lines_ += "[log truncated]\n";
+    return std::move(lines_);
+  }
+  std::vector<std::pair<std::string, Json>> take_events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(events_);
+  }
+
+ private:
+  std::shared_ptr<RunControl> control_;
+  std::atomic<bool>* stop_flag_;
+  int64_t deadline_;
+  std::string idem_;
+  size_t max_lines_;
+  std::mutex mu_;
+  std::string lines_;
+  bool truncated_ = false;
+  std::vector<std::pair<std::string, Json>> events_;
+};
+
+// What a node attempt needs, prepared on the driving thread.
+struct Prepared {
+  std::string key;
+  size_t node = 0;
+  std::string scope;
+  int64_t attempt = 1;
+  Json params;
+  Json input;
+  Json resume;
+  std::string context_text;
+  int64_t deadline_mono = 0;
+  bool loop_start = false;
+};
+
+// What came back from it.
+struct Attempt {
+  weft_status status = WEFT_ERR_INTERNAL;
+  std::string output, error, park;
+  std::string lines;
+  std::vector<std::pair<std::string, Json>> events;
+  int64_t started_ms = 0, finished_ms = 0, duration_us = 0;
+  bool late = false;  // returned after its deadline
+};
+
+Attempt invoke(const PlanNode& node, const Prepared& p, NodeCall& call) {
+  Attempt a;
+  std::string params_text = p.params.dump();
+  std::string input_text = p.input.dump();
+  std::string resume_text = p.resume.is_null() ? std::string() : p.resume.dump();
+  StringSink out, err, park;
+  weft_node_request req{};
+  req.struct_size = sizeof(req);
+  req.call = &call;
+  req.node_id = to_weft_str(node.id);
+  req.params_json = to_weft_str(params_text);
+  req.input_json = to_weft_str(input_text);
+  req.resume_json = to_weft_str(resume_text);
+  req.attempt = static_cast<uint32_t>(p.attempt);
+  req.context_json = to_weft_str(p.context_text);
+  weft_node_result res{sizeof(weft_node_result), &out.sink, &err.sink, &park.sink};
+  a.started_ms = wall_ms();
+  auto t0 = std::chrono::steady_clock::now();
+  a.status = node.type->execute(node.type->type_state, &req, &res);
+  auto t1 = std::chrono::steady_clock::now();
+  a.finished_ms = wall_ms();
+  a.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count();
+  a.late = p.deadline_mono > 0 && monotonic_ms() > p.deadline_mono;
+  a.output = std::move(out.data);
+  a.error = std::move(err.data);
+  a.park = std::move(park.data);
+  a.lines = call.take_lines();
+  a.events = call.take_events();
+  return a;
+}
+
+bool retryable(weft_status s) { return s == WEFT_ERR_FAILED || s == WEFT_ERR_TIMEOUT; }
+
+const char* status_code(weft_status s) {
+  switch (s) {
+    case WEFT_ERR_INVALID_INPUT: return "invalid_input";
+    case WEFT_ERR_FAILED: return "node_failed";
+    case WEFT_ERR_TIMEOUT: return "node_timeout";
+    case WEFT_ERR_CANCELLED: return "cancelled";
+    case WEFT_ERR_UNSUPPORTED: return "unsupported";
+    case WEFT_ERR_NOT_FOUND: return "not_found";
+    case WEFT_ERR_INTERNAL: return "plugin_internal_error";
+    case WEFT_ERR_VERSION: return "abi_version";
+    case WEFT_ERR_DENIED: return "denied";
+    default: return "node_failed";
+  }
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+class ExecutionRun {
+ public:
+  ExecutionRun(Executor& ex, const store::ExecutionRecord& rec, compiler::PlanPtr plan,
+               std::shared_ptr<RunControl> control)
+      : ex_(ex), rec_(rec), plan_(std::move(plan)), p_(*plan_), control_(std::move(control)) {
+    lease_ = rec_.lease;
+    next_seq_ = rec_.last_event_seq + 1;
+    depth_.assign(p_.nodes.size(), 0);
+    loop_index_of_node_.assign(p_.nodes.size(), -1);
+    for (size_t l = 0; l < p_.loops.size(); ++l) loop_index_of_node_[p_.loops[l].loop_node] = l;
+    for (size_t n = 0; n < p_.nodes.size(); ++n) {
+      int64_t l = p_.nodes[n].loop;
+      size_t d = 0;
+      while (l >= 0) {
+        ++d;
+        l = p_.loops[l].parent;
+      }
+      depth_[n] = d;
+    }
+    topo_pos_.assign(p_.nodes.size(), 0);
+    for (size_t i = 0; i < p_.topo_order.size(); ++i) topo_pos_[p_.topo_order[i]] = i;
+    Json ctx = Json::object();
+    ctx.set("execution_id", rec_.id);
+    ctx.set("workflow_id", rec_.workflow_id);
+    ctx.set("workflow_version", rec_.workflow_version);
+    execution_view_ = ctx;
+  }
+
+  RunResult run();
+
+ private:
+  // ---- scopes ----
+  static std::string key_of(const std::string& id, const std::string& scope) {
+    return scope.empty() ? id : id + "@" + scope;
+  }
+  std::string key(size_t node, const std::string& scope) const { return key_of(p_.nodes[node].id, scope); }
+  static std::string prefix(const std::string& scope, size_t depth) {
+    if (depth == 0) return {};
+    size_t pos = 0;
+    for (size_t i = 0; i < depth; ++i) {
+      pos = scope.find('/', pos);
+      if (pos == std::string::npos) return scope;
+      if (i + 1 < depth) ++pos;
+    }
+    return scope.substr(0, pos);
+  }
+  // Iteration index of the segment at position `depth` (1-based) of a scope.
+  static int64_t iteration_at(const std::string& scope, size_t depth) {
+    std::string pre = prefix(scope, depth);
+    size_t hash = pre.rfind('#');
+    if (hash == std::string::npos) return -1;
+    return std::strtoll(pre.c_str() + hash + 1, nullptr, 10);
+  }
+  std::string child_scope(const std::string& scope, size_t loop_node, int64_t i) const {
+    std::string seg = p_.nodes[loop_node].id + "#" + std::to_string(i);
+    return scope.empty() ? seg : scope + "/" + seg;
+  }
+  Activation* find(size_t node, const std::string& scope) {
+    auto it = acts_.find(key(node, scope));
+    return it == acts_.end() ? nullptr : &it->second;
+  }
+  Activation& get(size_t node, const std::string& scope) {
+    std::string k = key(node, scope);
+    auto it = acts_.find(k);
+    if (it != acts_.end()) return it->second;
+    Activation a;
+    a.node = node;
+    a.scope = scope;
+    a.key = k;
+    return acts_.emplace(k, std::move(a)).first->second;
+  }
+  static bool finished(ActState s) {
+    return s == ActState::Succeeded || s == ActState::Failed || s == ActState::Skipped;
+  }
+
+  // ---- graph state ----
+  enum class EdgeState { Unresolved, Dead, Live };
+  EdgeState edge_state(const PlanEdge& e, const std::string& target_scope, Json* value);
+  void try_ready(size_t node, const std::string& scope);
+  void propagate(size_t node, const std::string& scope);
+  std::optional<std::string> forward_scope(size_t target, const std::string& from_scope);
+  void skip(size_t node, const std::string& scope);
+  void start_loop(Activation& act, std::vector<Json> items);
+  void start_iteration(size_t loop_node, const std::string& scope, int64_t i);
+  bool iteration_complete(size_t loop_node, const std::string& iter_scope);
+  void check_iteration(size_t loop_node, const std::string& scope);
+  void rescan(const std::string& scope, int64_t loop);
+  void resume_loop(Activation& act);
+
+  // ---- attempts ----
+  void launch_ready();
+  Prepared prepare(Activation& act);
+  void on_attempt(Prepared p, Attempt a);
+  void on_node_failure(Activation& act, const Prepared& p, const Attempt& a, Json err, weft_status st);
+  Json node_view(Activation& act);
+  Json main_input(const Json& input) const;
+
+  // ---- durability ----
+  void add_event(std::string type, Json data);
+  void add_run(const Activation& act);
+  bool flush();
+  Json final_output();
+  RunResult finish(RunOutcome outcome, Json output, Json error, int64_t wake_at = 0);
+
+  Executor& ex_;
+  store::ExecutionRecord rec_;
+  compiler::PlanPtr plan_;
+  const Plan& p_;
+  std::shared_ptr<RunControl> control_;
+  store::Lease lease_;
+  int64_t next_seq_ = 1;
+  std::vector<size_t> depth_;
+  std::vector<int64_t> loop_index_of_node_;
+  std::vector<size_t> topo_pos_;
+  Json execution_view_;
+
+  std::unordered_map<std::string, Activation> acts_;
+  std::map<std::string, int64_t> active_iteration_;  // loop activation key -> current iteration
+  std::deque<std::string> ready_;                    // activation keys ready to launch
+  std::unordered_set<std::string> queued_;
+  std::multimap<int64_t, std::string> timers_;       // monotonic due -> activation key (retries)
+  size_t running_ = 0;
+  std::atomic<bool> stop_flag_{false};  // tells running attempts to stop (failure/cancel)
+  Json failing_;                        // set once the execution must fail
+  int64_t failures_ = 0;
+  int64_t wf_deadline_mono_ = 0;
+
+  store::Commit batch_;
+  std::vector<store::EventRecord> published_;
+
+  // Completions from pool threads.
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<std::pair<Prepared, Attempt>> done_;
+  // Attempts finished on the driving thread (inline runs, expression errors).
+  std::deque<std::pair<Prepared, Attempt>> completions_inline_;
+  bool abort_ = false;
+  Error store_error_;
+};
+
+ExecutionRun::EdgeState ExecutionRun::edge_state(const PlanEdge& e, const std::string& target_scope,
+                                                 Json* value) {
+  size_t src = e.source;
+  std::string src_scope = prefix(target_scope, depth_[src]);
+  Activation* a = find(src, src_scope);
+  if (!a) return EdgeState::Unresolved;
+  const PlanNode& sn = p_.nodes[src];
+  if (sn.is_loop && e.source_handle == "item") {
+    if (a->state == ActState::Skipped) return EdgeState::Dead;
+    if (a->state != ActState::Looping) return EdgeState::Unresolved;
+    int64_t i = iteration_at(target_scope, depth_[src] + 1);
+    if (i < 0 || static_cast<size_t>(i) >= a->items.size()) return EdgeState::Dead;
+    if (value) *value = a->items[i];
+    return EdgeState::Live;
+  }
+  switch (a->state) {
+    case ActState::Skipped: return EdgeState::Dead;
+    case ActState::Succeeded:
+    case ActState::Failed: {
+      const Json* v = a->outputs.find(e.source_handle);
+      if (!v) return EdgeState::Dead;
+      if (value) *value = *v;
+      return EdgeState::Live;
+    }
+    default: return EdgeState::Unresolved;
+  }
+}
+
+void ExecutionRun::try_ready(size_t node, const std::string& scope) {
+  Activation* existing = find(node, scope);
+  if (existing && existing->state != ActState::Pending) return;
+  std::string k = key(node, scope);
+  if (queued_.count(k)) return;
+  const PlanNode& n = p_.nodes[node];
+  bool any_forward = false, unresolved = false, live = false;
+  for (size_t ei : n.in_edges) {
+    const PlanEdge& e = p_.edges[ei];
+    if (e.back_edge) continue;
+    any_forward = true;
+    switch (edge_state(e, scope, nullptr)) {
+      case EdgeState::Unresolved: unresolved = true; break;
+      case EdgeState::Live: live = true; break;
+      case EdgeState::Dead: break;
+    }
+  }
+  if (!any_forward) {
+    // Entry points run once at top level; anything else without inputs never runs.
+    if (n.is_trigger && scope.empty()) live = true;
+    else {
+      skip(node, scope);
+      return;
+    }
+  }
+  if (n.fire_on_first) {
+    if (!live && unresolved) return;
+  } else if (unresolved) {
+    return;
+  }
+  if (!live) {
+    skip(node, scope);
+    return;
+  }
+  get(node, scope);  // make sure it exists (Pending)
+  queued_.insert(k);
+  ready_.push_back(k);
+}
+
+std::optional<std::string> ExecutionRun::forward_scope(size_t target, const std::string& from_scope) {
+  size_t from_depth = 0;
+  if (!from_scope.empty()) from_depth = std::count(from_scope.begin(), from_scope.end(), '/') + 1;
+  size_t td = depth_[target];
+  if (td <= from_depth) return prefix(from_scope, td);
+  // Descend through the active iterations of the loops enclosing the target.
+  std::vector<size_t> chain;  // loop nodes from outermost to innermost
+  for (int64_t l = p_.nodes[target].loop; l >= 0; l = p_.loops[l].parent) chain.push_back(p_.loops[l].loop_node);
+  std::reverse(chain.begin(), chain.end());
+  std::string scope = from_scope;
+  for (size_t d = from_depth; d < td; ++d) {
+    size_t loop_node = chain[d];
+    auto it = active_iteration_.find(key(loop_node, scope));
+    if (it == active_iteration_.end()) return std::nullopt;  // loop not started: it will rescan
+    scope = child_scope(scope, loop_node, it->second);
+  }
+  return scope;
+}
+
+void ExecutionRun::propagate(size_t node, const std::string& scope) {
+  const PlanNode& n = p_.nodes[node];
+  for (size_t ei : n.out_edges) {
+    const PlanEdge& e = p_.edges[ei];
+    if (e.back_edge) continue;  // handled by iteration completion
+    if (n.is_loop && e.source_handle == "item") continue;  // iterations start their bodies
+    auto ts = forward_scope(e.target, scope);
+    if (ts) try_ready(e.target, *ts);
+  }
+  // Anything inside a loop body finishing may complete the iteration.
+  if (n.loop >= 0) {
+    size_t loop_node = p_.loops[n.loop].loop_node;
+    check_iteration(loop_node, prefix(scope, depth_[loop_node]));
+  }
+}
+
+void ExecutionRun::skip(size_t node, const std::string& scope) {
+  Activation& act = get(node, scope);
+  if (act.state != ActState::Pending) return;
+  act.state = ActState::Skipped;
+  act.finished_at_ms = wall_ms();
+  add_run(act);
+  Json d = Json::object();
+  d.set("node_id", p_.nodes[node].id);
+  d.set("scope", scope);
+  add_event("node_skipped", std::move(d));
+  propagate(node, scope);
+}
+
+void ExecutionRun::start_loop(Activation& act, std::vector<Json> items) {
+  act.state = ActState::Looping;
+  act.items = std::move(items);
+  Json out = Json::object();
+  out.set("items", Json::array(act.items));
+  act.outputs = out;
+  add_run(act);
+  if (act.items.empty()) {
+    check_iteration(act.node, act.scope);
+    return;
+  }
+  start_iteration(act.node, act.scope, 0);
+}
+
+void ExecutionRun::start_iteration(size_t loop_node, const std::string& scope, int64_t i) {
+  active_iteration_[key(loop_node, scope)] = i;
+  std::string is = child_scope(scope, loop_node, i);
+  int64_t l = loop_index_of_node_[loop_node];
+  for (size_t n : p_.topo_order)
+    if (p_.nodes[n].loop == l) try_ready(n, is);
+  check_iteration(loop_node, scope);
+}
+
+bool ExecutionRun::iteration_complete(size_t loop_node, const std::string& iter_scope) {
+  int64_t l = loop_index_of_node_[loop_node];
+  for (size_t n : p_.loops[l].body) {
+    if (p_.nodes[n].loop != l) continue;
+    Activation* a = find(n, iter_scope);
+    if (!a || !finished(a->state)) return false;
+  }
+  return true;
+}
+
+// Called whenever something in the current iteration of `loop_node` (in `scope`) settles.
+void ExecutionRun::check_iteration(size_t loop_node, const std::string& scope) {
+  Activation* act = find(loop_node, scope);
+  if (!act || act->state != ActState::Looping) return;
+  int64_t l = loop_index_of_node_[loop_node];
+  std::string k = act->key;
+  for (;;) {
+    int64_t i = 0;
+    auto it = active_iteration_.find(k);
+    if (it != active_iteration_.end()) i = it->second;
+    if (static_cast<size_t>(i) < act->items.size()) {
+      if (!iteration_complete(loop_node, child_scope(scope, loop_node, i))) return;
+      if (failing_.is_object()) return;  // do not start new iterations of a failing run
+      if (static_cast<size_t>(i + 1) < act->items.size()) {
+        start_iteration(loop_node, scope, i + 1);
+        return;  // start_iteration re-checks (covers bodies that finish synchronously)
+      }
+    }
+    // All iterations done: collect what arrived on the back handle, iteration by iteration.
+    Json results = Json::array();
+    for (size_t j = 0; j < act->items.size(); ++j) {
+      std::string is = child_scope(scope, loop_node, static_cast<int64_t>(j));
+      for (size_t ei : p_.loops[l].back_edges) {
+        Json v;
+        if (edge_state(p_.edges[ei], is, &v) == EdgeState::Live) results.push_back(std::move(v));
+      }
+    }
+    active_iteration_.erase(k);
+    act->state = ActState::Succeeded;
+    act->finished_at_ms = wall_ms();
+    Json outs = Json::object();
+    outs.set("done", results);
+    act->outputs = outs;
+    act->view = Json();
+    add_run(*act);
+    Json d = Json::object();
+    d.set("node_id", p_.nodes[loop_node].id);
+    d.set("scope", scope);
+    d.set("iterations", static_cast<int64_t>(act->items.size()));
+    d.set("handles", Json::array({"done"}));
+    add_event("node_complete", std::move(d));
+    propagate(loop_node, scope);
+    return;
+  }
+}
+
+void ExecutionRun::rescan(const std::string& scope, int64_t loop) {
+  for (size_t n : p_.topo_order) {
+    if (p_.nodes[n].loop != loop) continue;
+    Activation* a = find(n, scope);
+    if (!a || a->state == ActState::Pending) {
+      try_ready(n, scope);
+    } else if (a->state == ActState::Looping) {
+      resume_loop(*a);
+    } else if (a->state == ActState::Parked) {
+      // Due timers and answered requests resume now; others keep the execution parked.
+      int64_t wake = a->park["wake_at_ms"].as_int(0);
+      bool answered = a->park.contains("answer");
+      if (answered || (wake > 0 && wake <= wall_ms())) {
+        Json r = Json::object();
+        if (answered) {
+          r.set("reason", "answer");
+          r.set("answer", a->park["answer"]);
+        } else {
+          r.set("reason", a->park["retry"].as_bool() ? "retry" : "timer");
+        }
+        a->resume = r;
+        a->state = ActState::Pending;
+        queued_.insert(a->key);
+        ready_.push_back(a->key);
+      }
+    }
+  }
+}
+
+void ExecutionRun::resume_loop(Activation& act) {
+  int64_t l = loop_index_of_node_[act.node];
+  (void)l;
+  size_t i = 0;
+  while (i < act.items.size() && iteration_complete(act.node, child_scope(act.scope, act.node, i))) ++i;
+  if (i >= act.items.size()) {
+    if (!act.items.empty()) active_iteration_[act.key] = static_cast<int64_t>(act.items.size()) - 1;
+    check_iteration(act.node, act.scope);
+    return;
+  }
+  active_iteration_[act.key] = static_cast<int64_t>(i);
+  rescan(child_scope(act.scope, act.node, i), loop_index_of_node_[act.node]);
+  check_iteration(act.node, act.scope);
+}
+
+Json ExecutionRun::node_view(Activation& act) {
+  if (!act.view.is_null()) return act.view;
+  Json v = Json::object();
+  Json outs = act.outputs.is_object() ? act.outputs : Json::object();
+  const Json* main = outs.find("main");
+  if (main) v.set("output", *main);
+  else if (outs.size() > 0) v.set("output", outs.as_object().front().second);
+  else v.set("output", Json());
+  v.set("outputs", outs);
+  if (!act.error.is_null()) v.set("error", act.error);
+  act.view = v;
+  return v;
+}
+
+Json ExecutionRun::main_input(const Json& input) const {
+  if (const Json* m = input.find("main")) return *m;
+  if (input.size() > 0) return input.as_object().front().second;
+  return Json();
+}
+
+Prepared ExecutionRun::prepare(Activation& act) {
+  const PlanNode& n = p_.nodes[act.node];
+  Prepared p;
+  p.key = act.key;
+  p.node = act.node;
+  p.scope = act.scope;
+  p.attempt = act.attempt;
+  p.resume = act.resume;
+  // Inputs.
+  Json input = Json::object();
+  if (n.is_trigger && act.scope.empty()) {
+    input.set("main", rec_.input);
+  }
+  for (size_t ei : n.in_edges) {
+    const PlanEdge& e = p_.edges[ei];
+    if (e.back_edge) continue;
+    Json v;
+    if (edge_state(e, act.scope, &v) != EdgeState::Live) continue;
+    bool multi = std::find(n.multi_inputs.begin(), n.multi_inputs.end(), e.target_handle) != n.multi_inputs.end();
+    if (multi) {
+      Json entry = Json::object();
+      entry.set("from", p_.nodes[e.source].id);
+      entry.set("data", std::move(v));
+      Json arr = input[e.target_handle];
+      arr.push_back(std::move(entry));
+      input.set(e.target_handle, std::move(arr));
+    } else {
+      input.set(e.target_handle, std::move(v));
+    }
+  }
+  p.input = input;
+  return p;
+}
+
+void ExecutionRun::add_event(std::string type, Json data) {
+  store::EventRecord e;
+  e.execution_id = rec_.id;
+  e.seq = next_seq_++;
+  e.type = std::move(type);
+  e.data = std::move(data);
+  e.ts_ms = wall_ms();
+  batch_.events.push_back(std::move(e));
+}
+
+void ExecutionRun::add_run(const Activation& act) {
+  store::NodeRunRecord r;
+  r.execution_id = rec_.id;
+  r.node_key = act.key;
+  r.node_id = p_.nodes[act.node].id;
+  r.scope = act.scope;
+  r.status = act.state == ActState::Pending ? "running" : run_status(act.state);
+  r.attempt = act.attempt;
+  r.output = act.outputs;
+  r.error = act.error;
+  r.park = act.park;
+  r.started_at_ms = act.started_at_ms;
+  r.finished_at_ms = act.finished_at_ms;
+  // Later entries for the same key replace earlier ones within one commit.
+  for (auto& existing : batch_.runs) {
+    if (existing.node_key == r.node_key) {
+      existing = std::move(r);
+      return;
+    }
+  }
+  batch_.runs.push_back(std::move(r));
+}
+
+bool ExecutionRun::flush() {
+  if (batch_.runs.empty() && batch_.logs.empty() && batch_.events.empty() && !batch_.execution) return true;
+  batch_.execution_id = rec_.id;
+  batch_.lease = lease_;
+  if (ex_.options_.persist) {
+    Status st;
+    for (int tries = 0; tries < 4; ++tries) {
+      st = ex_.store_->commit(batch_);
+      if (st.ok() || st.error().code == "lease_lost" || st.error().code == "conflict") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * tries)));
+    }
+    if (!st.ok()) {
+      if (st.error().code == "lease_lost") control_->lease_lost = true;
+      store_error_ = st.error();
+      batch_ = store::Commit{};
+      return false;
+    }
+  }
+  if (ex_.bus_)
+    for (const auto& e : batch_.events) ex_.bus_->publish(e);
+  batch_ = store::Commit{};
+  return true;
+}
+
+void ExecutionRun::launch_ready() {
+  std::vector<Prepared> launch;
+  while (!ready_.empty()) {
+    std::string k = ready_.front();
+    ready_.pop_front();
+    queued_.erase(k);
+    auto it = acts_.find(k);
+    if (it == acts_.end()) continue;
+    Activation& act = it->second;
+    if (act.state != ActState::Pending) continue;
+    const PlanNode& n = p_.nodes[act.node];
+    act.state = ActState::Running;
+    act.attempt += 1;
+    if (act.started_at_ms == 0) act.started_at_ms = wall_ms();
+    Prepared p = prepare(act);
+    p.loop_start = n.is_loop;
+    // Render parameters with the expression language.
+    expr::EvalContext ctx;
+    ctx.input = &rec_.input;
+    Json main = main_input(p.input);
+    ctx.json = &main;
+    ctx.vars = &p_.variables;
+    ctx.execution = &execution_view_;
+    // $item/$index: the innermost enclosing loop's current item.
+    Json item;
+    if (n.loop >= 0) {
+      size_t ln = p_.loops[n.loop].loop_node;
+      Activation* la = find(ln, prefix(act.scope, depth_[ln]));
+      int64_t i = iteration_at(act.scope, depth_[ln] + 1);
+      if (la && i >= 0 && static_cast<size_t>(i) < la->items.size()) {
+        item = la->items[i];
+        ctx.item = &item;
+        ctx.index = i;
+      }
+    }
+    std::deque<Json> keep;  // node views referenced during rendering (stable addresses)
+    const std::string scope = act.scope;
+    ctx.node = [this, &keep, scope](std::string_view id) -> const Json* {
+      int64_t idx = p_.index_of(id);
+      if (idx < 0) return nullptr;
+      Activation* a = find(static_cast<size_t>(idx), prefix(scope, depth_[idx]));
+      if (!a || (a->state != ActState::Succeeded && a->state != ActState::Failed)) return nullptr;
+      keep.push_back(node_view(*a));
+      return &keep.back();
+    };
+    auto rendered = n.params.render(ctx);
+    Json ctxj = execution_view_;
+    ctxj.set("scope", act.scope);
+    ctxj.set("node_key", act.key);
+    p.context_text = ctxj.dump();
+    int64_t now = monotonic_ms();
+    p.deadline_mono = now + n.settings.timeout_ms;
+    if (wf_deadline_mono_ > 0) p.deadline_mono = std::min(p.deadline_mono, wf_deadline_mono_);
+    add_run(act);
+    Json d = Json::object();
+    d.set("node_id", n.id);
+    d.set("scope", act.scope);
+    d.set("type", n.type_name);
+    d.set("attempt", act.attempt);
+    if (!act.resume.is_null()) d.set("resume", act.resume["reason"]);
+    add_event("node_start", std::move(d));
+    act.resume = Json();
+    if (!rendered.ok()) {
+      // Expression errors are configuration errors: never retried.
+      Attempt a;
+      a.status = WEFT_ERR_INVALID_INPUT;
+      a.started_ms = a.finished_ms = wall_ms();
+      Json err = make_error("expression_error", "node " + n.id + ": " + rendered.error().message);
+      a.error = err.dump();
+      p.params = n.raw_params;
+      completions_inline_.emplace_back(std::move(p), std::move(a));
+      continue;
+    }
+    p.params = std::move(*rendered);
+    launch.push_back(std::move(p));
+  }
+  if (launch.empty() && completions_inline_.empty()) return;
+  // Commit node_start events (and everything settled before) before any node runs.
+  if (!flush()) {
+    for (auto& p : launch) (void)p;
+    abort_ = true;
+    return;
+  }
+  if (launch.size() == 1 && running_ == 0) {
+    // The only thing to do: run it on this thread (no hand-off cost for chains).
+    Prepared p = std::move(launch.front());
+    const PlanNode& n = p_.nodes[p.node];
+    NodeCall call(control_, &stop_flag_, p.deadline_mono, rec_.id + ":" + p.key + ":" + std::to_string(p.attempt),
+                  ex_.options_.max_log_lines_bytes);
+    Attempt a = invoke(n, p, call);
+    completions_inline_.emplace_back(std::move(p), std::move(a));
+    return;
+  }
+  for (auto& pr : launch) {
+    ++running_;
+    auto shared = std::make_shared<Prepared>(std::move(pr));
+    ex_.pool_->submit([this, shared] {
+      const PlanNode& n = p_.nodes[shared->node];
+      NodeCall call(control_, &stop_flag_, shared->deadline_mono,
+                    rec_.id + ":" + shared->key + ":" + std::to_string(shared->attempt),
+                    ex_.options_.max_log_lines_bytes);
+      Attempt a = invoke(n, *shared, call);
+      {
+        std::lock_guard<std::mutex> lock(done_mu_);
+        done_.emplace_back(std::move(*shared), std::move(a));
+      }
+      done_cv_.notify_one();
+    });
+  }
+}
+
+void ExecutionRun::on_attempt(Prepared p, Attempt a) {
+  auto it = acts_.find(p.key);
+  if (it == acts_.end()) return;
+  Activation& act = it->second;
+  const PlanNode& n = p_.nodes[p.node];
+  if (a.late && a.status != WEFT_PARK) {
+    a.status = WEFT_ERR_TIMEOUT;
+    a.error = make_error("node_timeout", "node " + n.id + " did not finish within its timeout of " +
+                                             std::to_string(n.settings.timeout_ms) + " ms")
+                  .dump();
+  }
+  // The attempt's log record (PRODUCT.md §4 "Logs").
+  store::NodeLogRecord log;
+  log.execution_id = rec_.id;
+  log.node_key = p.key;
+  log.node_id = n.id;
+  log.attempt = p.attempt;
+  log.started_at_ms = a.started_ms;
+  log.finished_at_ms = a.finished_ms;
+  log.duration_us = a.duration_us;
+  Json in = Json::object();
+  in.set("params", p.params);
+  in.set("input", p.input);
+  if (!p.resume.is_null()) in.set("resume", p.resume);
+  log.input = cap_value(in, ex_.options_.max_logged_bytes);
+  log.lines = std::move(a.lines);
+  for (auto& [type, data] : a.events) {
+    Json d = Json::object();
+    d.set("node_id", n.id);
+    d.set("scope", p.scope);
+    d.set("type", type);
+    d.set("data", cap_value(data, ex_.options_.max_logged_bytes));
+    add_event("node_event", std::move(d));
+  }
+
+  Json out;
+  if (a.status == WEFT_OK) {
+    if (a.output.empty()) {
+      out = Json::object();
+      out.set("main", Json());
+    } else {
+      auto parsed = Json::parse(a.output);
+      if (!parsed.ok() || !parsed->is_object()) {
+        a.status = WEFT_ERR_INTERNAL;
+        a.error = make_error("invalid_node_output",
+                             "node " + n.id + " (" + n.type_name + ") returned output that is not a JSON object" +
+                                 (parsed.ok() ? std::string() : ": " + parsed.error().message))
+                      .dump();
+      } else {
+        out = std::move(*parsed);
+      }
+    }
+  }
+  if (a.status == WEFT_OK && p.loop_start) {
+    const Json& items = out["items"];
+    if (!items.is_array()) {
+      a.status = WEFT_ERR_INTERNAL;
+      a.error = make_error("invalid_node_output", "loop node " + n.id + " did not return {\"items\": [...]}").dump();
+    }
+  }
+
+  if (a.status == WEFT_OK) {
+    log.status = "succeeded";
+    log.output = cap_value(out, ex_.options_.max_logged_bytes);
+    batch_.logs.push_back(std::move(log));
+    if (p.loop_start) {
+      Json d = Json::object();
+      d.set("node_id", n.id);
+      d.set("scope", p.scope);
+      d.set("items", static_cast<int64_t>(out["items"].size()));
+      add_event("loop_started", std::move(d));
+      start_loop(act, out["items"].as_array());
+      return;
+    }
+    act.state = ActState::Succeeded;
+    act.outputs = out;
+    act.error = Json();
+    act.view = Json();
+    act.finished_at_ms = a.finished_ms;
+    add_run(act);
+    Json d = Json::object();
+    d.set("node_id", n.id);
+    d.set("scope", p.scope);
+    d.set("attempt", p.attempt);
+    d.set("duration_ms", static_cast<double>(a.duration_us) / 1000.0);
+    Json handles = Json::array();
+    for (const auto& m : out.as_object()) handles.push_back(m.first);
+    d.set("handles", std::move(handles));
+    d.set("output", cap_value(out, 8 * 1024));
+    add_event("node_complete", std::move(d));
+    propagate(p.node, p.scope);
+    return;
+  }
+
+  if (a.status == WEFT_PARK) {
+    auto parsed = Json::parse(a.park.empty() ? std::string_view("{}") : std::string_view(a.park));
+    if (!parsed.ok() || !parsed->is_object() ||
+        (!parsed->contains("wake_at_ms") && !parsed->contains("request"))) {
+      a.status = WEFT_ERR_INTERNAL;
+      a.error = make_error("invalid_park", "node " + n.id + " asked to park without {\"wake_at_ms\"} or {\"request\"}").dump();
+    } else {
+      log.status = "parked";
+      log.output = cap_value(*parsed, ex_.options_.max_logged_bytes);
+      batch_.logs.push_back(std::move(log));
+      act.state = ActState::Parked;
+      act.park = *parsed;
+      add_run(act);
+      Json d = Json::object();
+      d.set("node_id", n.id);
+      d.set("scope", p.scope);
+      if (act.park.contains("request")) {
+        d.set("request", act.park["request"]);
+        if (act.park.contains("wake_at_ms")) d.set("wake_at_ms", act.park["wake_at_ms"]);
+        add_event("waiting_for_human", std::move(d));
+      } else {
+        d.set("wake_at_ms", act.park["wake_at_ms"]);
+        add_event("node_parked", std::move(d));
+      }
+      return;
+    }
+  }
+
+  // An error.
+  Json err;
+  if (!a.error.empty()) {
+    auto parsed = Json::parse(a.error);
+    if (parsed.ok() && parsed->is_object() && (*parsed)["message"].is_string()) err = std::move(*parsed);
+  }
+  if (err.is_null()) {
+    err = make_error(status_code(a.status), "node " + n.id + " (" + n.type_name + ") failed with status " +
+                                                std::to_string(static_cast<int>(a.status)));
+  }
+  if (!err["code"].is_string()) err.set("code", status_code(a.status));
+  log.status = a.status == WEFT_ERR_CANCELLED ? "cancelled" : (a.status == WEFT_ERR_TIMEOUT ? "timeout" : "failed");
+  log.error = err;
+  batch_.logs.push_back(std::move(log));
+  on_node_failure(act, p, a, std::move(err), a.status);
+}
+
+void ExecutionRun::on_node_failure(Activation& act, const Prepared& p, const Attempt& a, Json err,
+                                   weft_status st) {
+  const PlanNode& n = p_.nodes[p.node];
+  bool stopping = stop_flag_.load() || control_->cancel.load();
+  if (st == WEFT_ERR_CANCELLED && stopping) {
+    // The run is being cancelled or failed: the node simply did not finish.
+    act.state = ActState::Pending;
+    return;
+  }
+  int64_t max_attempts = 1 + n.settings.retry_count;
+  if (retryable(st) && act.attempt < max_attempts && !stopping) {
+    double delay = static_cast<double>(n.settings.retry_delay_ms) *
+                   std::pow(std::max(1.0, n.settings.retry_backoff), static_cast<double>(act.attempt - 1));
+    int64_t delay_ms = static_cast<int64_t>(std::min<double>(delay, static_cast<double>(n.settings.retry_max_delay_ms)));
+    Json d = Json::object();
+    d.set("node_id", n.id);
+    d.set("scope", p.scope);
+    d.set("attempt", act.attempt);
+    d.set("next_attempt", act.attempt + 1);
+    d.set("delay_ms", delay_ms);
+    d.set("error", err);
+    add_event("node_retry", std::move(d));
+    act.error = err;
+    if (delay_ms <= ex_.options_.max_inline_retry_wait_ms) {
+      act.state = ActState::Pending;
+      add_run(act);
+      timers_.emplace(monotonic_ms() + delay_ms, act.key);
+    } else {
+      act.state = ActState::Parked;
+      Json park = Json::object();
+      park.set("wake_at_ms", wall_ms() + delay_ms);
+      park.set("retry", true);
+      act.park = park;
+      add_run(act);
+    }
+    return;
+  }
+  act.error = err;
+  act.state = ActState::Failed;
+  act.finished_at_ms = a.finished_ms ? a.finished_ms : wall_ms();
+  act.view = Json();
+  ++failures_;
+  Json d = Json::object();
+  d.set("node_id", n.id);
+  d.set("scope", p.scope);
+  d.set("attempt", act.attempt);
+  d.set("error", err);
+  d.set("on_error", compiler::to_string(n.settings.on_error));
+  add_event("node_error", std::move(d));
+  Json outs = Json::object();
+  switch (n.settings.on_error) {
+    case OnError::Continue: {
+      Json v = Json::object();
+      v.set("error", err);
+      outs.set("main", std::move(v));
+      break;
+    }
+    case OnError::Route: {
+      Json v = Json::object();
+      v.set("error", err);
+      v.set("input", main_input(p.input));
+      outs.set("error", std::move(v));
+      break;
+    }
+    case OnError::Stop:
+    case OnError::Ask:  // human recovery arrives with the human-in-the-loop issue
+      if (!failing_.is_object()) {
+        Json details = Json::object();
+        details.set("node_id", n.id);
+        if (!p.scope.empty()) details.set("scope", p.scope);
+        details.set("error", err);
+        failing_ = make_error("node_failed", "node " + n.id + " failed: " + err["message"].as_string(), details);
+      }
+      stop_flag_ = true;
+      break;
+  }
+  act.outputs = outs;
+  add_run(act);
+  if (p_.max_failures > 0 && failures_ >= p_.max_failures && !failing_.is_object()) {
+    failing_ = make_error("too_many_failures", "the execution stopped after " + std::to_string(failures_) +
+                                                   " node failures (settings.max_failures)");
+    stop_flag_ = true;
+  }
+  if (!stop_flag_.load()) propagate(p.node, p.scope);
+}
+
+Json ExecutionRun::final_output() {
+  if (!p_.output_node.empty()) {
+    int64_t idx = p_.index_of(p_.output_node);
+    if (idx >= 0) {
+      Activation* a = find(static_cast<size_t>(idx), "");
+      if (a && (a->state == ActState::Succeeded || a->state == ActState::Failed)) return node_view(*a)["output"];
+    }
+    return Json();
+  }
+  // The last sink (no forward out-edges) in topological order that produced something.
+  for (auto it = p_.topo_order.rbegin(); it != p_.topo_order.rend(); ++it) {
+    const PlanNode& n = p_.nodes[*it];
+    if (n.loop >= 0) continue;
+    bool sink = true;
+    for (size_t ei : n.out_edges)
+      if (!p_.edges[ei].back_edge) sink = false;
+    if (!sink) continue;
+    Activation* a = find(*it, "");
+    if (a && (a->state == ActState::Succeeded || a->state == ActState::Failed)) return node_view(*a)["output"];
+  }
+  return Json();
+}
+
+RunResult ExecutionRun::finish(RunOutcome outcome, Json output, Json error, int64_t wake_at) {
+  RunResult r;
+  r.outcome = outcome;
+  r.output = output;
+  r.error = error;
+  r.wake_at_ms = wake_at;
+  if (outcome == RunOutcome::LeaseLost || outcome == RunOutcome::StoreError) return r;
+  store::ExecutionUpdate u;
+  u.release_lease = true;
+  int64_t now = wall_ms();
+  Json d = Json::object();
+  switch (outcome) {
+    case RunOutcome::Succeeded:
+      u.status = ExecStatus::Succeeded;
+      u.output = output;
+      u.finished_at_ms = now;
+      d.set("status", "succeeded");
+      d.set("output", cap_value(output, 64 * 1024));
+      break;
+    case RunOutcome::Failed:
+      u.status = ExecStatus::Failed;
+      u.error = error;
+      u.finished_at_ms = now;
+      d.set("status", "failed");
+      d.set("error", error);
+      break;
+    case RunOutcome::Cancelled:
+      u.status = ExecStatus::Cancelled;
+      u.error = error;
+      u.finished_at_ms = now;
+      d.set("status", "cancelled");
+      break;
+    case RunOutcome::Parked:
+      u.status = ExecStatus::Parked;
+      u.wake_at_ms = wake_at;
+      d.set("wake_at_ms", wake_at);
+      break;
+    case RunOutcome::Paused:
+      u.status = ExecStatus::Paused;
+      u.wake_at_ms = 0;
+      break;
+    default: break;
+  }
+  if (outcome == RunOutcome::Parked) {
+    add_event("execution_parked", std::move(d));
+  } else if (outcome == RunOutcome::Paused) {
+    add_event("execution_paused", std::move(d));
+  } else {
+    int64_t started = rec_.started_at_ms ? rec_.started_at_ms : rec_.created_at_ms;
+    d.set("duration_ms", now - started);
+    add_event("workflow_done", std::move(d));
+  }
+  batch_.execution = u;
+  if (!flush()) {
+    r.outcome = control_->lease_lost ? RunOutcome::LeaseLost : RunOutcome::StoreError;
+    r.error = make_error(store_error_.code, store_error_.message);
+  }
+  return r;
+}
+
+RunResult ExecutionRun::run() {
+  int64_t now_mono = monotonic_ms();
+  wf_deadline_mono_ = p_.timeout_ms > 0 ? now_mono + p_.timeout_ms : 0;
+  if (rec_.deadline_at_ms > 0) {
+    int64_t left = rec_.deadline_at_ms - wall_ms();
+    wf_deadline_mono_ = wf_deadline_mono_ ? std::min(wf_deadline_mono_, now_mono + left) : now_mono + left;
+  }
+  // Rebuild from what was committed.
+  bool resumed = rec_.last_event_seq > 0;
+  if (ex_.options_.persist && resumed) {
+    auto runs = ex_.store_->node_runs(rec_.id);
+    if (!runs.ok()) {
+      store_error_ = runs.error();
+      return finish(RunOutcome::StoreError, Json(), make_error(runs.error().code, runs.error().message));
+    }
+    for (const auto& r : *runs) {
+      int64_t idx = p_.index_of(r.node_id);
+      if (idx < 0) continue;
+      auto st = act_state_from(r.status);
+      if (!st) continue;
+      Activation& a = get(static_cast<size_t>(idx), r.scope);
+      a.state = *st;
+      a.attempt = r.attempt;
+      a.outputs = r.output;
+      a.error = r.error;
+      a.park = r.park;
+      a.started_at_ms = r.started_at_ms;
+      a.finished_at_ms = r.finished_at_ms;
+      if (a.state == ActState::Looping) {
+        a.items = r.output["items"].as_array();
+      }
+    }
+  }
+  Json d = Json::object();
+  d.set("workflow_id", rec_.workflow_id);
+  d.set("workflow_version", rec_.workflow_version);
+  if (resumed) {
+    d.set("previous_status", store::to_string(rec_.status));
+    add_event("execution_resumed", std::move(d));
+  } else {
+    d.set("mode", rec_.mode);
+    add_event("execution_started", std::move(d));
+    store::ExecutionUpdate u;
+    u.started_at_ms = wall_ms();
+    u.status = ExecStatus::Running;
+    rec_.started_at_ms = *u.started_at_ms;
+    batch_.execution = u;
+  }
+  if (rec_.cancel_requested) control_->cancel = true;
+  rescan("", -1);
+
+  bool cancelling = false, pausing = false;
+  for (;;) {
+    if (control_->lease_lost) return finish(RunOutcome::LeaseLost, Json(), make_error("lease_lost", "another worker owns this execution now"));
+    if (abort_) return finish(RunOutcome::StoreError, Json(), make_error(store_error_.code, store_error_.message));
+    while (!completions_inline_.empty()) {
+      auto c = std::move(completions_inline_.front());
+      completions_inline_.pop_front();
+      on_attempt(std::move(c.first), std::move(c.second));
+    }
+    {
+      std::deque<std::pair<Prepared, Attempt>> got;
+      {
+        std::lock_guard<std::mutex> lock(done_mu_);
+        got.swap(done_);
+      }
+      for (auto& c : got) {
+        --running_;
+        on_attempt(std::move(c.first), std::move(c.second));
+      }
+    }
+    int64_t now = monotonic_ms();
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      std::string k = timers_.begin()->second;
+      timers_.erase(timers_.begin());
+      auto it = acts_.find(k);
+      if (it != acts_.end() && it->second.state == ActState::Pending && !queued_.count(k)) {
+        queued_.insert(k);
+        ready_.push_back(k);
+      }
+    }
+    if (wf_deadline_mono_ > 0 && now >= wf_deadline_mono_ && !failing_.is_object()) {
+      failing_ = make_error("workflow_timeout", "the workflow did not finish within its timeout of " +
+                                                    std::to_string(p_.timeout_ms / 1000) + " s");
+      stop_flag_ = true;
+    }
+    if (control_->cancel && !cancelling) {
+      cancelling = true;
+      stop_flag_ = true;
+    }
+    if (control_->pause && !pausing && !cancelling) pausing = true;
+    bool stopping = failing_.is_object() || cancelling || pausing;
+    if (!stopping) {
+      launch_ready();
+      if (!completions_inline_.empty()) continue;
+    } else {
+      // Ready nodes stay Pending: a resumed run rescans them.
+      for (const auto& k : ready_) queued_.erase(k);
+      ready_.clear();
+      if (pausing) timers_.clear();
+    }
+    if (!flush()) {
+      if (control_->lease_lost) continue;
+      abort_ = true;
+      continue;
+    }
+    if (running_ == 0 && ready_.empty() && (timers_.empty() || stopping)) break;
+    // Wait for a pool completion, the next retry timer, the workflow deadline, or a control flag.
+    int64_t wait_ms = 200;
+    if (!timers_.empty()) wait_ms = std::min<int64_t>(wait_ms, std::max<int64_t>(0, timers_.begin()->first - now));
+    if (wf_deadline_mono_ > 0) wait_ms = std::min<int64_t>(wait_ms, std::max<int64_t>(0, wf_deadline_mono_ - now));
+    std::unique_lock<std::mutex> lock(done_mu_);
+    done_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return !done_.empty(); });
+  }
+
+  if (control_->lease_lost) return finish(RunOutcome::LeaseLost, Json(), make_error("lease_lost", "another worker owns this execution now"));
+  if (cancelling) return finish(RunOutcome::Cancelled, Json(), make_error("cancelled", "the execution was cancelled"));
+  if (failing_.is_object()) return finish(RunOutcome::Failed, Json(), failing_);
+  if (pausing) return finish(RunOutcome::Paused, Json(), Json());
+  int64_t wake = 0;
+  bool parked = false;
+  for (const auto& [k, a] : acts_) {
+    if (a.state != ActState::Parked) continue;
+    parked = true;
+    int64_t w = a.park["wake_at_ms"].as_int(0);
+    if (w > 0 && (wake == 0 || w < wake)) wake = w;
+  }
+  if (parked) return finish(RunOutcome::Parked, Json(), Json(), wake);
+  return finish(RunOutcome::Succeeded, final_output(), Json());
+}
+
+// ------------------------------------------------------------------------------------------------
+Executor::Executor(std::shared_ptr<store::Store> store, std::shared_ptr<ThreadPool> pool,
+                   std::shared_ptr<EventBus> bus, ExecutorOptions options)
+    : store_(std::move(store)), pool_(std::move(pool)), bus_(std::move(bus)), options_(options) {
+  if (!pool_) pool_ = std::make_shared<ThreadPool>(4);
+}
+
+RunResult Executor::run(const store::ExecutionRecord& exec, const compiler::PlanPtr& plan,
+                        std::shared_ptr<RunControl> control) {
+  if (!control) control = std::make_shared<RunControl>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_[exec.id] = control;
+  }
+  RunResult r;
+  {
+    ExecutionRun run(*this, exec, plan, control);
+    r = run.run();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.erase(exec.id);
+  }
+  return r;
+}
+
+std::shared_ptr<RunControl> Executor::control_of(const std::string& execution_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = running_.find(execution_id);
+  return it == running_.end() ? nullptr : it->second.lock();
+}
+
+}  // namespace weft::executor
