@@ -208,7 +208,7 @@ int cmd_run(const Args& a) {
     std::fprintf(stderr, "weft: %s\n", err.c_str());
     return kExitInvalid;
   }
-  Json input = Json::object();
+  Json input;  // null unless given: triggers may supply a default
   std::string input_text = a.input_json;
   if (!a.input_file.empty() && !read_file(a.input_file, input_text, err)) {
     std::fprintf(stderr, "weft: %s\n", err.c_str());

@@ -1,0 +1,252 @@
+// End-to-end tests of the `weft` binary: real processes, real plugins, a real SQLite file.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "../executor/harness.hpp"
+
+using weft::Json;
+
+namespace {
+
+struct Proc {
+  int status = -1;
+  std::string out;
+};
+
+// Runs a shell command line, capturing stdout (stderr merged when merge_err).
+Proc sh(const std::string& cmd, bool merge_err = true) {
+  Proc p;
+  std::string full = cmd + (merge_err ? " 2>&1" : " 2>/dev/null");
+  FILE* f = popen(full.c_str(), "r");
+  if (!f) return p;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) p.out.append(buf, n);
+  int st = pclose(f);
+  p.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return p;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = weft::testing::make_temp_dir("cli");
+    db_ = "sqlite:" + dir_ + "/weft.db";
+    base_ = std::string(WEFT_BINARY) + " --db " + db_ + " --plugin-dir " + WEFT_TEST_PLUGIN_DIR +
+            " --plugin-dir " + WEFT_TEST_EXTRA_PLUGIN_DIR;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string write(const std::string& name, const std::string& text) {
+    std::string p = dir_ + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+  std::string dir_, db_, base_;
+};
+
+TEST_F(CliTest, VersionAndUsage) {
+  auto v = sh(std::string(WEFT_BINARY) + " --version");
+  EXPECT_EQ(v.status, 0);
+  EXPECT_NE(v.out.find("plugin ABI 1.0"), std::string::npos) << v.out;
+  auto bad = sh(std::string(WEFT_BINARY) + " frobnicate");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.out.find("unknown command"), std::string::npos);
+}
+
+TEST_F(CliTest, RunsEveryExample) {
+  for (const auto& entry : std::filesystem::directory_iterator(WEFT_EXAMPLES_DIR)) {
+    if (entry.path().extension() != ".json") continue;
+    std::string input_flag;
+    std::string input_file = entry.path().string();
+    input_file.replace(input_file.size() - 5, 5, ".input.json");
+    if (std::filesystem::exists(input_file)) input_flag = " --input-file " + input_file;
+    if (entry.path().string().find(".input.json") != std::string::npos) continue;
+    auto r = sh(base_ + " run " + entry.path().string() + input_flag);
+    EXPECT_EQ(r.status, 0) << entry.path() << "\n" << r.out;
+    EXPECT_NE(r.out.find("workflow_done  succeeded"), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(CliTest, RunPrintsEventsAndOutputAsJson) {
+  std::string wf = write("inc.json", R"({"name":"inc","nodes":[
+    {"id":"start","type":"core.manual_trigger","position":{"x":0,"y":0},"data":{}},
+    {"id":"inc","type":"core.set","position":{"x":1,"y":0},"data":{"parameters":{"fields":{"x":"{{ $json.x + 1 }}"}}}}],
+    "edges":[{"id":"e","source":"start","sourceHandle":"main","target":"inc","targetHandle":"main"}]})");
+  auto r = sh(base_ + " run " + wf + " --json --input '{\"x\":41}'", false);
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < r.out.size()) {
+    size_t nl = r.out.find('\n', pos);
+    lines.push_back(r.out.substr(pos, nl - pos));
+    pos = nl == std::string::npos ? r.out.size() : nl + 1;
+  }
+  ASSERT_GE(lines.size(), 3u);
+  auto last = Json::parse(lines.back());
+  ASSERT_TRUE(last.ok()) << lines.back();
+  EXPECT_EQ((*last)["output"]["x"].as_int(), 42);
+  auto first = Json::parse(lines.front());
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ((*first)["type"].as_string(), "execution_started");
+}
+
+TEST_F(CliTest, ValidateListsEveryProblemAndRunRefuses) {
+  std::string wf = write("bad.json", R"({"nodes":[
+    {"id":"a","type":"core.manual_trigger","position":{"x":0,"y":0},"data":{}},
+    {"id":"a","type":"core.set","position":{"x":0,"y":0},"data":{}},
+    {"id":"b","type":"no.such_type","position":{"x":0,"y":0},"data":{}}],
+    "edges":[{"id":"e","source":"a","target":"zzz"}]})");
+  auto v = sh(base_ + " validate " + wf);
+  EXPECT_EQ(v.status, 2) << v.out;
+  EXPECT_NE(v.out.find("duplicate"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("no.such_type"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("zzz"), std::string::npos) << v.out;
+  auto j = sh(base_ + " validate " + wf + " --json", false);
+  auto parsed = Json::parse(j.out);
+  ASSERT_TRUE(parsed.ok()) << j.out;
+  EXPECT_FALSE((*parsed)["ok"].as_bool(true));
+  EXPECT_GE((*parsed)["errors"].size(), 3u);
+  auto r = sh(base_ + " run " + wf);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("nothing was run"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, MalformedFilesGetClearErrors) {
+  auto r1 = sh(base_ + " run " + write("broken.json", "{\"nodes\": [ }"));
+  EXPECT_EQ(r1.status, 2);
+  EXPECT_NE(r1.out.find("offset"), std::string::npos) << r1.out;
+  auto r2 = sh(base_ + " run " + dir_ + "/missing.json");
+  EXPECT_EQ(r2.status, 2);
+  EXPECT_NE(r2.out.find("cannot read"), std::string::npos) << r2.out;
+  std::string deep(100000, '[');
+  auto r3 = sh(base_ + " validate " + write("deep.json", deep));
+  EXPECT_EQ(r3.status, 2) << r3.out;
+  auto r4 = sh(base_ + " run " + write("ok.json", R"({"nodes":[{"id":"s","type":"core.manual_trigger","position":{"x":0,"y":0},"data":{}}],"edges":[]})") +
+               " --input '{oops'");
+  EXPECT_EQ(r4.status, 2);
+  EXPECT_NE(r4.out.find("--input is not valid JSON"), std::string::npos) << r4.out;
+}
+
+TEST_F(CliTest, FailedWorkflowExitsNonZeroWithTheReason) {
+  std::string wf = write("fail.json", R"({"nodes":[
+    {"id":"start","type":"core.manual_trigger","position":{"x":0,"y":0},"data":{}},
+    {"id":"boom","type":"core.stop_and_error","position":{"x":0,"y":0},"data":{"parameters":{"message":"bad order {{ $json.id }}"}}}],
+    "edges":[{"id":"e","source":"start","target":"boom"}]})");
+  auto r = sh(base_ + " run " + wf + " --input '{\"id\":7}'");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("bad order 7"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, PluginsCanBeDisabledAndEnabledPersistently) {
+  auto list = sh(base_ + " plugins list", false);
+  ASSERT_EQ(list.status, 0) << list.out;
+  auto plugins = Json::parse(list.out);
+  ASSERT_TRUE(plugins.ok()) << list.out;
+  bool core_loaded = false;
+  for (const auto& p : plugins->as_array())
+    if (p["name"].as_string() == "core" && p["state"].as_string() == "loaded") core_loaded = true;
+  EXPECT_TRUE(core_loaded) << list.out;
+  EXPECT_EQ(sh(base_ + " plugins disable testnodes").status, 0);
+  auto nodes = sh(base_ + " nodes", false);
+  EXPECT_EQ(nodes.out.find("test.sleep"), std::string::npos);
+  EXPECT_NE(nodes.out.find("core.set"), std::string::npos);
+  std::string wf = write("t.json", R"({"nodes":[
+    {"id":"start","type":"core.manual_trigger","position":{"x":0,"y":0},"data":{}},
+    {"id":"s","type":"test.sleep","position":{"x":0,"y":0},"data":{"parameters":{"ms":1}}}],
+    "edges":[{"id":"e","source":"start","target":"s"}]})");
+  EXPECT_EQ(sh(base_ + " run " + wf).status, 2);
+  EXPECT_EQ(sh(base_ + " plugins enable testnodes").status, 0);
+  EXPECT_EQ(sh(base_ + " run " + wf).status, 0);
+  auto unknown = sh(base_ + " plugins disable nope");
+  EXPECT_EQ(unknown.status, 2);
+}
+
+// Durability for real: kill -9 the process mid-workflow, start a worker, and the execution
+// completes from its last committed node; finished nodes do not run twice.
+TEST_F(CliTest, KillNineMidWorkflowThenResume) {
+  std::string rec = dir_ + "/side-effects.txt";
+  auto recnode = [&](const std::string& id) {
+    return R"({"id":")" + id + R"(","type":"test.record","position":{"x":0,"y":0},"data":{"parameters":{"file":")" + rec + R"("}}})";
+  };
+  std::string wf = write("long.json", R"({"nodes":[
+    {"id":"start","type":"core.manual_trigger","position":{"x":0,"y":0},"data":{}},)" +
+                                          recnode("r1") + "," + recnode("r2") + R"(,
+    {"id":"slow","type":"test.sleep","position":{"x":0,"y":0},"data":{"parameters":{"ms":60000,"until_file":")" + dir_ + R"(/go"}}},)" +
+                                          recnode("r3") + R"(,
+    {"id":"inc","type":"core.set","position":{"x":0,"y":0},"data":{"parameters":{"fields":{"x":"{{ $json.x + 1 }}"}}}}],
+    "edges":[{"id":"e1","source":"start","target":"r1"},{"id":"e2","source":"r1","target":"r2"},
+             {"id":"e3","source":"r2","target":"slow"},{"id":"e4","source":"slow","target":"r3"},
+             {"id":"e5","source":"r3","target":"inc"}]})");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string log = dir_ + "/run.log";
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(WEFT_BINARY, WEFT_BINARY, "run", wf.c_str(), "--db", db_.c_str(), "--plugin-dir", WEFT_TEST_PLUGIN_DIR,
+          "--plugin-dir", WEFT_TEST_EXTRA_PLUGIN_DIR, "--input", "{\"x\":1}", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until r2 has run and the slow node has started (its node_start is committed with it).
+  bool ready = false;
+  for (int i = 0; i < 3000 && !ready; ++i) {
+    std::string log = weft::testing::read_text(dir_ + "/run.log");
+    ready = log.find("node_start  slow") != std::string::npos;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(ready) << weft::testing::read_text(dir_ + "/run.log");
+  kill(pid, SIGKILL);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFSIGNALED(st));
+  EXPECT_EQ(weft::testing::read_text(rec), "r1 1\nr2 1\n");
+
+  // A new worker resumes from the committed state. The sleep node was interrupted, so it runs
+  // again (at-least-once) as attempt 2 — and returns at once now that its file exists.
+  std::ofstream(dir_ + "/go") << "go";
+  auto w = sh(base_ + " worker --until-idle");
+  EXPECT_EQ(w.status, 0) << w.out;
+  EXPECT_NE(w.out.find("reclaimed 1 execution"), std::string::npos) << w.out;
+  EXPECT_EQ(weft::testing::read_text(rec), "r1 1\nr2 1\nr3 1\n");
+
+  weft::app::Config c;
+  c.database = db_;
+  c.plugin_dirs = weft::testing::plugin_dirs();
+  auto host = weft::app::Host::open(c);
+  ASSERT_TRUE(host.ok());
+  auto list = (*host)->store()->list_executions(weft::store::ExecutionFilter{});
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  const auto& e = list->front();
+  EXPECT_EQ(e.status, weft::store::ExecStatus::Succeeded);
+  EXPECT_EQ(e.output["x"].as_int(), 2);
+  auto runs = *(*host)->store()->node_runs(e.id);
+  for (const auto& r : runs) {
+    if (r.node_id == "slow") EXPECT_EQ(r.attempt, 2);
+    else EXPECT_EQ(r.attempt, 1) << r.node_id;
+  }
+  auto events = *(*host)->store()->events(e.id, 0, 1000);
+  int resumed = 0, done = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].seq, static_cast<int64_t>(i + 1));
+    if (events[i].type == "execution_resumed") ++resumed;
+    if (events[i].type == "workflow_done") ++done;
+  }
+  EXPECT_EQ(resumed, 1);
+  EXPECT_EQ(done, 1);
+}
+
+}  // namespace
