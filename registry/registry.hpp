@@ -4,6 +4,11 @@
 // plugins out with a clear reason. The host never crashes because of a plugin it can detect as
 // bad. Enabling/disabling is a run-time switch persisted through a PluginStateStore.
 //
+// Native plugins are trusted code (PRODUCT.md §6): they load only from the configured
+// directories, after their manifest (ABI range, sha256, file inside the directory) checked out.
+// Everything detectable is caught and reported per plugin; a plugin that crashes the process
+// (e.g. a segfault in its constructors or in weft_plugin_init) cannot be contained in-process.
+//
 // Thread-safety: all const methods may be called concurrently with each other and with
 // set_enabled(); load() must be called once, before anything else.
 #pragma once
@@ -29,8 +34,8 @@ class LoadedLibrary;  // keeps a dlopen'ed plugin alive (refcounted)
 struct NodeType {
   std::string type_name;
   uint32_t type_version = 1;
-  Json schema;        // parsed schema_json (docs/plugin-abi.md "Node schema")
-  uint32_t flags = 0; // WEFT_NODE_FLAG_*
+  Json schema;         // parsed schema_json (docs/plugin-abi.md "Node schema")
+  uint32_t flags = 0;  // WEFT_NODE_FLAG_*
   void* type_state = nullptr;
   weft_node_execute_fn execute = nullptr;
   std::string plugin_name;
@@ -62,10 +67,10 @@ struct PluginInfo {
   std::string description;
   std::string manifest_path;
   std::string file_path;
-  std::string abi_min, abi_max;      // as declared in the manifest, "major.minor"
-  uint32_t negotiated_abi = 0;       // 0 when not negotiated
+  std::string abi_min, abi_max;  // as declared in the manifest, "major.minor"
+  uint32_t negotiated_abi = 0;   // 0 when not negotiated
   PluginState state = PluginState::Rejected;
-  std::string reason;                // why it is not Loaded (empty when Loaded)
+  std::string reason;                   // why it is not Loaded (empty when Loaded)
   std::vector<std::string> node_types;  // "type@version"
   std::vector<std::string> storage_schemes;
 };
@@ -79,7 +84,7 @@ class PluginStateStore {
 };
 
 struct RegistryOptions {
-  std::vector<std::string> plugin_dirs;     // scanned for *.plugin.json (non-recursive)
+  std::vector<std::string> plugin_dirs;  // scanned for *.plugin.json (non-recursive)
   uint32_t host_abi_min = WEFT_ABI_MAKE_VERSION(1, 0);
   uint32_t host_abi_max = WEFT_ABI_VERSION;
   bool verify_sha256 = true;
@@ -90,7 +95,10 @@ struct RegistryOptions {
 class Registry {
  public:
   explicit Registry(RegistryOptions options);
-  ~Registry();  // calls weft_plugin_shutdown on every initialised plugin
+  // Releases every plugin: weft_plugin_shutdown runs for each initialised plugin (reverse load
+  // order) as soon as its last NodeType/StorageBackend reference is gone — normally right here;
+  // later only for types an execution still holds, so no node ever runs in a shut-down plugin.
+  ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -98,7 +106,9 @@ class Registry {
   // (plugins()), never thrown. Returns the number of plugins loaded.
   size_t load();
 
-  // Applies persisted enable/disable states and remembers the store for later changes.
+  // Applies persisted enable/disable states and remembers the store for later changes (not
+  // owned: it must outlive the registry, or be detached with nullptr). May also be called before
+  // load(), which then applies the states. States of unknown or unloadable plugins are ignored.
   Status attach_state_store(PluginStateStore* store);
 
   // Run-time switch. Disabling hides the plugin's node types from the palette and the compiler;
@@ -107,10 +117,11 @@ class Registry {
   Status set_enabled(const std::string& name, bool enabled);
 
   std::vector<PluginInfo> plugins() const;
+  // Problems with the configured directories themselves (missing, unreadable), one line each.
+  std::vector<std::string> scan_errors() const;
 
-  // Enabled node types. version 0 = the highest registered version.
-  std::shared_ptr<const NodeType> find_node_type(std::string_view type_name,
-                                                 uint32_t version = 0) const;
+  // Enabled node types. version 0 = the highest version whose plugin is enabled.
+  std::shared_ptr<const NodeType> find_node_type(std::string_view type_name, uint32_t version = 0) const;
   std::vector<std::shared_ptr<const NodeType>> node_types() const;
   // The palette: JSON array of {type, version, plugin, schema...} for enabled node types.
   Json palette() const;

@@ -7,6 +7,7 @@ Host::~Host() {
   workers_.reset();
   executor_.reset();
   pool_.reset();
+  if (registry_) (void)registry_->attach_state_store(nullptr);
   store_.reset();
   compiler_.reset();
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -42,11 +43,28 @@ class CredentialChecker {
                             const std::vector<std::string>& accepted_types) = 0;
 };
 
+// Checks the source text of "code" fields (JavaScript, Python...). The sandbox work plugs its
+// Tree-sitter validator in here; without one, code is only checked to be a string. Called from
+// Compiler::compile, possibly concurrently when the Compiler is shared: must be thread-safe.
+class CodeValidator {
+ public:
+  struct Problem {
+    int64_t line = 0;    // 1-based
+    int64_t column = 0;  // 1-based
+    std::string message;
+  };
+  virtual ~CodeValidator() = default;
+  // `language` is the field's schema "language" ("javascript", "python", ...; may be empty).
+  // Returns the problems found; empty = the code is fine. Each becomes a "code_syntax" error.
+  virtual std::vector<Problem> validate(std::string_view language, std::string_view code) = 0;
+};
+
 struct CompileOptions {
   std::string owner_id;
   std::string workflow_id;
   int64_t workflow_version = 0;
   CredentialChecker* credentials = nullptr;  // null = credential references are not checked
+  CodeValidator* code_validator = nullptr;   // null = code fields are not syntax-checked
   size_t max_nodes = 10000;
   size_t max_edges = 50000;
 };

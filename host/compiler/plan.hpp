@@ -5,7 +5,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "host/core/json.hpp"
@@ -54,6 +57,9 @@ struct PlanNode {
   bool is_trigger = false;
   bool is_loop = false;
   std::vector<std::string> credential_refs;        // credential ids referenced (data.credentials)
+  // activation.any_input_when matched the node's parameters (schema defaults applied): the node
+  // fires on the first input that arrives instead of waiting for all (merge "first").
+  bool fire_on_first = false;
 };
 
 // A loop construct: node `loop_node` with input handle "main" (items) and "back" (the body's
@@ -81,6 +87,14 @@ struct Plan {
 
   // Lookup by node id; -1 when absent.
   int64_t index_of(std::string_view node_id) const;
+
+  // Filled by the compiler so index_of() is O(1). A Plan assembled by hand may leave it empty:
+  // index_of() then falls back to a linear scan.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, size_t, IdHash, std::equal_to<>> id_index;
 };
 
 using PlanPtr = std::shared_ptr<const Plan>;

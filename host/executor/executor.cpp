@@ -737,7 +737,8 @@ void ExecutionRun::launch_ready() {
     if (act.state != ActState::Pending) continue;
     const PlanNode& n = p_.nodes[act.node];
     act.state = ActState::Running;
-    act.attempt += 1;
+    // Resuming a parked node continues the same attempt; everything else is a new attempt.
+    if (act.resume.is_null() || act.attempt == 0) act.attempt += 1;
     if (act.started_at_ms == 0) act.started_at_ms = wall_ms();
     Prepared p = prepare(act);
     p.loop_start = n.is_loop;
@@ -841,6 +842,12 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
   if (it == acts_.end()) return;
   Activation& act = it->second;
   const PlanNode& n = p_.nodes[p.node];
+  // A node cut short by the workflow deadline fails the run as a workflow timeout.
+  if (wf_deadline_mono_ > 0 && monotonic_ms() >= wf_deadline_mono_ && !failing_.is_object()) {
+    failing_ = make_error("workflow_timeout", "the workflow did not finish within its timeout of " +
+                                                  std::to_string(p_.timeout_ms / 1000) + " s");
+    stop_flag_ = true;
+  }
   if (a.late && a.status != WEFT_PARK) {
     a.status = WEFT_ERR_TIMEOUT;
     a.error = make_error("node_timeout", "node " + n.id + " did not finish within its timeout of " +

@@ -35,6 +35,7 @@ class Expression {
   const std::string& source() const { return source_; }
   // Node ids referenced through $node.<id> / $node["<id>"].
   const std::set<std::string>& referenced_nodes() const { return nodes_; }
+  // True when the expression reads $input (the execution's trigger input).
   bool uses_input() const { return uses_input_; }
   std::shared_ptr<const Node> root() const { return root_; }
 
@@ -69,6 +70,9 @@ class Template {
   // Walks a JSON value (typically a node's parameters); every string containing "{{" is parsed.
   // Errors: "expression_syntax" with details {"path": "a.b.0"} naming where.
   static Result<Template> compile(const Json& value);
+  // Like compile(), but also appends every syntax error found (not only the first, up to 100)
+  // to *errors when it is not null. The compiler uses it to report all problems at once.
+  static Result<Template> compile_all(const Json& value, std::vector<Error>* errors);
   // Renders: a value with every expression evaluated (strings with no {{ }} are kept as is).
   Result<Json> render(const EvalContext& ctx) const;
   bool has_expressions() const;

@@ -27,6 +27,8 @@ namespace weft::store {
 //   "conflict"       a uniqueness or state conflict (e.g. already finished)
 //   "storage_error"  the backend failed (message names the cause; retrying may help)
 //   "unavailable"    the database cannot be reached
+//   "invalid_argument" malformed arguments, options or store URL
+//   "schema_too_new" (open_store only) the database was migrated by a newer weft
 
 enum class ExecStatus { Queued, Running, Parked, Paused, Succeeded, Failed, Cancelled };
 const char* to_string(ExecStatus s);

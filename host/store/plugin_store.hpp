@@ -1,0 +1,65 @@
+// PluginStore: the Store interface over a storage backend plugin (weft_storage_backend).
+//
+// Each Store method is one JSON operation (records.hpp, docs/plugin-abi.md "Storage backends")
+// that the backend runs as one transaction. Errors reported by the backend keep their code
+// ("not_found", "lease_lost", "conflict", "storage_error", "unavailable", ...).
+//
+// Lifetime: a PluginStore holds the backend (and through it the plugin's shared library) alive;
+// its destructor closes the backend connection before letting go of the library.
+// Thread-safety: every method may be called concurrently (backends' call() is thread-safe).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "host/store/store.hpp"
+
+namespace weft::store {
+
+class PluginStore final : public Store {
+ public:
+  // Opens `url` through `backend` (the backend runs pending migrations). Errors come from the
+  // backend, e.g. "unavailable" when the database cannot be reached.
+  static Result<std::shared_ptr<PluginStore>> open(std::shared_ptr<const registry::StorageBackend> backend,
+                                                   const std::string& url,
+                                                   const Json& options = Json::object());
+  ~PluginStore() override;
+  PluginStore(const PluginStore&) = delete;
+  PluginStore& operator=(const PluginStore&) = delete;
+
+  const std::string& scheme() const { return backend_->scheme; }
+
+  Result<WorkflowRecord> save_workflow(const std::string& owner_id, const std::string& id,
+                                       const std::string& name, const Json& definition) override;
+  Result<WorkflowRecord> get_workflow(const std::string& owner_id, const std::string& id,
+                                      int64_t version) override;
+  Result<ExecutionRecord> create_execution(const NewExecution& e, bool* existed) override;
+  Result<ExecutionRecord> get_execution(const std::string& id) override;
+  Result<std::vector<ExecutionRecord>> list_executions(const ExecutionFilter& f) override;
+  Result<std::optional<ExecutionRecord>> claim_execution(const std::string& worker, int64_t lease_ms,
+                                                         int64_t now_ms) override;
+  Status heartbeat(const std::string& execution_id, const Lease& lease, int64_t lease_ms,
+                   int64_t now_ms) override;
+  Result<std::vector<ExecutionRecord>> list_leased() override;
+  Status expire_lease(const std::string& execution_id, const Lease& lease) override;
+  Status commit(const Commit& c) override;
+  Result<std::vector<NodeRunRecord>> node_runs(const std::string& execution_id) override;
+  Result<std::vector<NodeLogRecord>> node_logs(const std::string& execution_id) override;
+  Result<std::vector<EventRecord>> events(const std::string& execution_id, int64_t after_seq,
+                                          int64_t limit) override;
+  Status request_cancel(const std::string& execution_id) override;
+  Status set_paused(const std::string& execution_id, bool paused) override;
+  Result<std::map<std::string, bool>> load_plugin_states() override;
+  Status save_plugin_state(const std::string& name, bool enabled) override;
+
+  // Runs one raw operation (what every method above does). Exposed for tools and tests.
+  Result<Json> call(std::string_view op, const Json& args);
+
+ private:
+  PluginStore(std::shared_ptr<const registry::StorageBackend> backend, weft_storage_conn* conn);
+
+  std::shared_ptr<const registry::StorageBackend> backend_;
+  weft_storage_conn* conn_;
+};
+
+}  // namespace weft::store

@@ -1,0 +1,471 @@
+#include "host/store/records.hpp"
+
+#include <array>
+#include <utility>
+
+namespace weft::store {
+
+namespace {
+
+constexpr std::array<std::pair<ExecStatus, const char*>, 7> kStatusNames{{
+    {ExecStatus::Queued, "queued"},
+    {ExecStatus::Running, "running"},
+    {ExecStatus::Parked, "parked"},
+    {ExecStatus::Paused, "paused"},
+    {ExecStatus::Succeeded, "succeeded"},
+    {ExecStatus::Failed, "failed"},
+    {ExecStatus::Cancelled, "cancelled"},
+}};
+
+// Reads members of one JSON object into struct fields, remembering the first type error so the
+// decoders stay a flat list of fields.
+class Reader {
+ public:
+  Reader(const Json& j, const char* what) : j_(j), what_(what) {
+    if (!j.is_object()) fail("", std::string("must be an object, got ") + j.type_name());
+  }
+
+  void str(const char* key, std::string& out) {
+    const Json* v = get(key);
+    if (!v) return;
+    if (!v->is_string()) return fail(key, expected("a string", *v));
+    out = v->as_string();
+  }
+  void i64(const char* key, int64_t& out) {
+    const Json* v = get(key);
+    if (!v) return;
+    if (!v->is_int()) return fail(key, expected("an integer", *v));
+    out = v->as_int();
+  }
+  void boolean(const char* key, bool& out) {
+    const Json* v = get(key);
+    if (!v) return;
+    if (!v->is_bool()) return fail(key, expected("a boolean", *v));
+    out = v->as_bool();
+  }
+  void json(const char* key, Json& out) {
+    const Json* v = get(key);
+    if (v) out = *v;
+  }
+  void status(const char* key, ExecStatus& out) {
+    const Json* v = get(key);
+    if (!v) return;
+    auto s = v->is_string() ? exec_status_from(v->as_string()) : std::nullopt;
+    if (!s) return fail(key, expected("an execution status", *v));
+    out = *s;
+  }
+  template <typename T>
+  void record(const char* key, T& out) {
+    const Json* v = get(key);
+    if (!v) return;
+    Status s = from_json(*v, out);
+    if (!s.ok()) fail(key, s.error().message);
+  }
+  template <typename T>
+  void records(const char* key, std::vector<T>& out) {
+    const Json* v = get(key);
+    if (!v) return;
+    Status s = from_json_array(*v, out, key);
+    if (!s.ok()) fail(key, s.error().message);
+  }
+  // Optional members: absent -> nullopt; present (even null, for JSON values) -> set.
+  void opt_json(const char* key, std::optional<Json>& out) {
+    const Json* v = get(key);
+    if (v) out = *v;
+  }
+  void opt_i64(const char* key, std::optional<int64_t>& out) {
+    const Json* v = get(key);
+    if (!v) return;
+    if (!v->is_int()) return fail(key, expected("an integer", *v));
+    out = v->as_int();
+  }
+  void opt_status(const char* key, std::optional<ExecStatus>& out) {
+    const Json* v = get(key);
+    if (!v || v->is_null()) return;
+    ExecStatus s{};
+    status(key, s);
+    if (error_.empty()) out = s;
+  }
+
+  Status result() const {
+    if (error_.empty()) return {};
+    return Error("invalid_argument", error_);
+  }
+
+ private:
+  const Json* get(const char* key) const { return error_.empty() ? j_.find(key) : nullptr; }
+  static std::string expected(const char* what, const Json& got) {
+    std::string s = std::string("must be ") + what + ", got ";
+    if (got.is_string()) return s + "\"" + got.as_string().substr(0, 40) + "\"";
+    return s + got.type_name();
+  }
+  void fail(const char* key, const std::string& why) {
+    if (!error_.empty()) return;
+    error_ = std::string(what_);
+    if (*key) error_ += std::string(" member '") + key + "'";
+    error_ += " " + why;
+  }
+
+  const Json& j_;
+  const char* what_;
+  std::string error_;
+};
+
+}  // namespace
+
+const char* to_string(ExecStatus s) {
+  for (const auto& [status, name] : kStatusNames) {
+    if (status == s) return name;
+  }
+  return "unknown";
+}
+
+std::optional<ExecStatus> exec_status_from(std::string_view s) {
+  for (const auto& [status, name] : kStatusNames) {
+    if (s == name) return status;
+  }
+  return std::nullopt;
+}
+
+JsonParseLimits storage_json_limits() {
+  JsonParseLimits limits;
+  limits.max_depth = JsonParseLimits{}.max_depth + 16;
+  limits.max_bytes = size_t{1} << 30;
+  return limits;
+}
+
+// ---- Lease -------------------------------------------------------------------------------------
+
+Json to_json(const Lease& v) {
+  Json j = Json::object();
+  j.set("owner", v.owner);
+  j.set("epoch", v.epoch);
+  return j;
+}
+
+Status from_json(const Json& j, Lease& out) {
+  Reader r(j, "lease");
+  r.str("owner", out.owner);
+  r.i64("epoch", out.epoch);
+  return r.result();
+}
+
+// ---- WorkflowRecord ----------------------------------------------------------------------------
+
+Json to_json(const WorkflowRecord& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("version", v.version);
+  j.set("owner_id", v.owner_id);
+  j.set("name", v.name);
+  j.set("definition", v.definition);
+  j.set("created_at_ms", v.created_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, WorkflowRecord& out) {
+  Reader r(j, "workflow record");
+  r.str("id", out.id);
+  r.i64("version", out.version);
+  r.str("owner_id", out.owner_id);
+  r.str("name", out.name);
+  r.json("definition", out.definition);
+  r.i64("created_at_ms", out.created_at_ms);
+  return r.result();
+}
+
+// ---- ExecutionRecord ---------------------------------------------------------------------------
+
+Json to_json(const ExecutionRecord& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("workflow_id", v.workflow_id);
+  j.set("workflow_version", v.workflow_version);
+  j.set("owner_id", v.owner_id);
+  j.set("status", to_string(v.status));
+  j.set("definition", v.definition);
+  j.set("input", v.input);
+  j.set("output", v.output);
+  j.set("error", v.error);
+  j.set("idempotency_key", v.idempotency_key);
+  j.set("mode", v.mode);
+  j.set("created_at_ms", v.created_at_ms);
+  j.set("started_at_ms", v.started_at_ms);
+  j.set("finished_at_ms", v.finished_at_ms);
+  j.set("updated_at_ms", v.updated_at_ms);
+  j.set("wake_at_ms", v.wake_at_ms);
+  j.set("deadline_at_ms", v.deadline_at_ms);
+  j.set("lease", to_json(v.lease));
+  j.set("lease_expires_at_ms", v.lease_expires_at_ms);
+  j.set("cancel_requested", v.cancel_requested);
+  j.set("pause_requested", v.pause_requested);
+  j.set("last_event_seq", v.last_event_seq);
+  return j;
+}
+
+Status from_json(const Json& j, ExecutionRecord& out) {
+  Reader r(j, "execution record");
+  r.str("id", out.id);
+  r.str("workflow_id", out.workflow_id);
+  r.i64("workflow_version", out.workflow_version);
+  r.str("owner_id", out.owner_id);
+  r.status("status", out.status);
+  r.json("definition", out.definition);
+  r.json("input", out.input);
+  r.json("output", out.output);
+  r.json("error", out.error);
+  r.str("idempotency_key", out.idempotency_key);
+  r.str("mode", out.mode);
+  r.i64("created_at_ms", out.created_at_ms);
+  r.i64("started_at_ms", out.started_at_ms);
+  r.i64("finished_at_ms", out.finished_at_ms);
+  r.i64("updated_at_ms", out.updated_at_ms);
+  r.i64("wake_at_ms", out.wake_at_ms);
+  r.i64("deadline_at_ms", out.deadline_at_ms);
+  r.record("lease", out.lease);
+  r.i64("lease_expires_at_ms", out.lease_expires_at_ms);
+  r.boolean("cancel_requested", out.cancel_requested);
+  r.boolean("pause_requested", out.pause_requested);
+  r.i64("last_event_seq", out.last_event_seq);
+  return r.result();
+}
+
+// ---- NewExecution ------------------------------------------------------------------------------
+
+Json to_json(const NewExecution& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("workflow_id", v.workflow_id);
+  j.set("workflow_version", v.workflow_version);
+  j.set("owner_id", v.owner_id);
+  j.set("definition", v.definition);
+  j.set("input", v.input);
+  j.set("idempotency_key", v.idempotency_key);
+  j.set("mode", v.mode);
+  j.set("deadline_at_ms", v.deadline_at_ms);
+  j.set("claim_owner", v.claim_owner);
+  j.set("lease_ms", v.lease_ms);
+  return j;
+}
+
+Status from_json(const Json& j, NewExecution& out) {
+  Reader r(j, "new execution");
+  r.str("id", out.id);
+  r.str("workflow_id", out.workflow_id);
+  r.i64("workflow_version", out.workflow_version);
+  r.str("owner_id", out.owner_id);
+  r.json("definition", out.definition);
+  r.json("input", out.input);
+  r.str("idempotency_key", out.idempotency_key);
+  r.str("mode", out.mode);
+  r.i64("deadline_at_ms", out.deadline_at_ms);
+  r.str("claim_owner", out.claim_owner);
+  r.i64("lease_ms", out.lease_ms);
+  return r.result();
+}
+
+// ---- NodeRunRecord -----------------------------------------------------------------------------
+
+Json to_json(const NodeRunRecord& v) {
+  Json j = Json::object();
+  j.set("execution_id", v.execution_id);
+  j.set("node_key", v.node_key);
+  j.set("node_id", v.node_id);
+  j.set("scope", v.scope);
+  j.set("status", v.status);
+  j.set("attempt", v.attempt);
+  j.set("output", v.output);
+  j.set("error", v.error);
+  j.set("park", v.park);
+  j.set("started_at_ms", v.started_at_ms);
+  j.set("finished_at_ms", v.finished_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, NodeRunRecord& out) {
+  Reader r(j, "node run record");
+  r.str("execution_id", out.execution_id);
+  r.str("node_key", out.node_key);
+  r.str("node_id", out.node_id);
+  r.str("scope", out.scope);
+  r.str("status", out.status);
+  r.i64("attempt", out.attempt);
+  r.json("output", out.output);
+  r.json("error", out.error);
+  r.json("park", out.park);
+  r.i64("started_at_ms", out.started_at_ms);
+  r.i64("finished_at_ms", out.finished_at_ms);
+  return r.result();
+}
+
+// ---- EventRecord -------------------------------------------------------------------------------
+
+Json to_json(const EventRecord& v) {
+  Json j = Json::object();
+  j.set("execution_id", v.execution_id);
+  j.set("seq", v.seq);
+  j.set("type", v.type);
+  j.set("data", v.data);
+  j.set("ts_ms", v.ts_ms);
+  return j;
+}
+
+Status from_json(const Json& j, EventRecord& out) {
+  Reader r(j, "event record");
+  r.str("execution_id", out.execution_id);
+  r.i64("seq", out.seq);
+  r.str("type", out.type);
+  r.json("data", out.data);
+  r.i64("ts_ms", out.ts_ms);
+  return r.result();
+}
+
+// ---- NodeLogRecord -----------------------------------------------------------------------------
+
+Json to_json(const NodeLogRecord& v) {
+  Json j = Json::object();
+  j.set("execution_id", v.execution_id);
+  j.set("node_key", v.node_key);
+  j.set("node_id", v.node_id);
+  j.set("attempt", v.attempt);
+  j.set("status", v.status);
+  j.set("started_at_ms", v.started_at_ms);
+  j.set("finished_at_ms", v.finished_at_ms);
+  j.set("duration_us", v.duration_us);
+  j.set("input", v.input);
+  j.set("output", v.output);
+  j.set("error", v.error);
+  j.set("lines", v.lines);
+  return j;
+}
+
+Status from_json(const Json& j, NodeLogRecord& out) {
+  Reader r(j, "node log record");
+  r.str("execution_id", out.execution_id);
+  r.str("node_key", out.node_key);
+  r.str("node_id", out.node_id);
+  r.i64("attempt", out.attempt);
+  r.str("status", out.status);
+  r.i64("started_at_ms", out.started_at_ms);
+  r.i64("finished_at_ms", out.finished_at_ms);
+  r.i64("duration_us", out.duration_us);
+  r.json("input", out.input);
+  r.json("output", out.output);
+  r.json("error", out.error);
+  r.str("lines", out.lines);
+  return r.result();
+}
+
+// ---- ExecutionUpdate ---------------------------------------------------------------------------
+// Optional members are present only when set; "output": null means "set the output to null".
+
+Json to_json(const ExecutionUpdate& v) {
+  Json j = Json::object();
+  if (v.status) j.set("status", to_string(*v.status));
+  if (v.output) j.set("output", *v.output);
+  if (v.error) j.set("error", *v.error);
+  if (v.wake_at_ms) j.set("wake_at_ms", *v.wake_at_ms);
+  if (v.started_at_ms) j.set("started_at_ms", *v.started_at_ms);
+  if (v.finished_at_ms) j.set("finished_at_ms", *v.finished_at_ms);
+  j.set("release_lease", v.release_lease);
+  return j;
+}
+
+Status from_json(const Json& j, ExecutionUpdate& out) {
+  Reader r(j, "execution update");
+  r.opt_status("status", out.status);
+  r.opt_json("output", out.output);
+  r.opt_json("error", out.error);
+  r.opt_i64("wake_at_ms", out.wake_at_ms);
+  r.opt_i64("started_at_ms", out.started_at_ms);
+  r.opt_i64("finished_at_ms", out.finished_at_ms);
+  r.boolean("release_lease", out.release_lease);
+  return r.result();
+}
+
+// ---- Commit ------------------------------------------------------------------------------------
+
+Json to_json(const Commit& v) {
+  Json j = Json::object();
+  j.set("execution_id", v.execution_id);
+  j.set("lease", to_json(v.lease));
+  j.set("runs", to_json_array(v.runs));
+  j.set("logs", to_json_array(v.logs));
+  j.set("events", to_json_array(v.events));
+  if (v.execution) j.set("execution", to_json(*v.execution));
+  return j;
+}
+
+Status from_json(const Json& j, Commit& out) {
+  Reader r(j, "commit");
+  r.str("execution_id", out.execution_id);
+  r.record("lease", out.lease);
+  r.records("runs", out.runs);
+  r.records("logs", out.logs);
+  r.records("events", out.events);
+  if (Status s = r.result(); !s.ok()) return s;
+  if (const Json* u = j.find("execution"); u && !u->is_null()) {
+    ExecutionUpdate update;
+    Status s = from_json(*u, update);
+    if (!s.ok()) return Error("invalid_argument", "commit member 'execution': " + s.error().message);
+    out.execution = std::move(update);
+  }
+  return {};
+}
+
+// ---- ExecutionFilter ---------------------------------------------------------------------------
+
+Json to_json(const ExecutionFilter& v) {
+  Json j = Json::object();
+  j.set("owner_id", v.owner_id);
+  j.set("workflow_id", v.workflow_id);
+  if (v.status) j.set("status", to_string(*v.status));
+  j.set("limit", v.limit);
+  j.set("before_id", v.before_id);
+  return j;
+}
+
+Status from_json(const Json& j, ExecutionFilter& out) {
+  Reader r(j, "execution filter");
+  r.str("owner_id", out.owner_id);
+  r.str("workflow_id", out.workflow_id);
+  r.opt_status("status", out.status);
+  r.i64("limit", out.limit);
+  r.str("before_id", out.before_id);
+  return r.result();
+}
+
+// ---- errors ------------------------------------------------------------------------------------
+
+Json error_to_json(const Error& e) {
+  Json j = Json::object();
+  j.set("code", e.code);
+  j.set("message", e.message);
+  if (!e.details.empty()) {
+    auto parsed = Json::parse(e.details);
+    j.set("details", parsed.ok() ? std::move(parsed).value() : Json(e.details));
+  }
+  return j;
+}
+
+Error error_from_json_text(std::string_view text, std::string_view source) {
+  auto quoted = [&] {
+    constexpr size_t kMax = 200;
+    std::string s(text.substr(0, kMax));
+    if (text.size() > kMax) s += "...";
+    return s;
+  };
+  auto parsed = Json::parse(text);
+  if (!parsed.ok() || !parsed->is_object() || !(*parsed)["code"].is_string() ||
+      (*parsed)["code"].as_string().empty()) {
+    return Error("storage_error",
+                 std::string(source) + " failed with a malformed error report: '" + quoted() + "'");
+  }
+  const Json& j = *parsed;
+  Error e(j["code"].as_string(), j["message"].as_string());
+  if (e.message.empty()) e.message = std::string(source) + " failed (" + e.code + ")";
+  if (const Json* d = j.find("details"); d && !d->is_null()) e.details = d->dump();
+  return e;
+}
+
+}  // namespace weft::store

@@ -1,0 +1,103 @@
+// The JSON codec for every record the store exchanges with a storage backend plugin.
+//
+// PluginStore (host side) and the storage plugins (plugins/storage-common) both link this code
+// statically, so each shape is defined exactly once. docs/plugin-abi.md "Storage backends" lists
+// the operations (op names below) and which of these shapes travel as arguments and results.
+//
+// Decoding rules: a missing member keeps the struct's default (older writers stay readable); a
+// member of the wrong type is an error with code "invalid_argument" naming the record and the
+// member. Unknown members are ignored. Embedded JSON values (definition, input, output, ...) are
+// carried as JSON, not as strings.
+//
+// Thread-safety: all functions are pure.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "host/core/json.hpp"
+#include "host/core/result.hpp"
+#include "host/store/store.hpp"
+
+namespace weft::store {
+
+// Operation names of the storage ABI (weft_storage_backend.call).
+namespace op {
+inline constexpr std::string_view kSaveWorkflow = "save_workflow";
+inline constexpr std::string_view kGetWorkflow = "get_workflow";
+inline constexpr std::string_view kCreateExecution = "create_execution";
+inline constexpr std::string_view kGetExecution = "get_execution";
+inline constexpr std::string_view kListExecutions = "list_executions";
+inline constexpr std::string_view kClaimExecution = "claim_execution";
+inline constexpr std::string_view kHeartbeat = "heartbeat";
+inline constexpr std::string_view kListLeased = "list_leased";
+inline constexpr std::string_view kExpireLease = "expire_lease";
+inline constexpr std::string_view kCommit = "commit";
+inline constexpr std::string_view kNodeRuns = "node_runs";
+inline constexpr std::string_view kNodeLogs = "node_logs";
+inline constexpr std::string_view kEvents = "events";
+inline constexpr std::string_view kRequestCancel = "request_cancel";
+inline constexpr std::string_view kSetPaused = "set_paused";
+inline constexpr std::string_view kLoadPluginStates = "load_plugin_states";
+inline constexpr std::string_view kSavePluginState = "save_plugin_state";
+}  // namespace op
+
+// Parse limits for JSON crossing the storage boundary. Stored documents were validated when they
+// entered the host (default limits); the envelope around them (result object, arrays of records)
+// adds a few levels, and a page of executions may hold many large payloads.
+JsonParseLimits storage_json_limits();
+
+Json to_json(const Lease& v);
+Json to_json(const WorkflowRecord& v);
+Json to_json(const ExecutionRecord& v);
+Json to_json(const NewExecution& v);
+Json to_json(const NodeRunRecord& v);
+Json to_json(const EventRecord& v);
+Json to_json(const NodeLogRecord& v);
+Json to_json(const ExecutionUpdate& v);
+Json to_json(const Commit& v);
+Json to_json(const ExecutionFilter& v);
+
+Status from_json(const Json& j, Lease& out);
+Status from_json(const Json& j, WorkflowRecord& out);
+Status from_json(const Json& j, ExecutionRecord& out);
+Status from_json(const Json& j, NewExecution& out);
+Status from_json(const Json& j, NodeRunRecord& out);
+Status from_json(const Json& j, EventRecord& out);
+Status from_json(const Json& j, NodeLogRecord& out);
+Status from_json(const Json& j, ExecutionUpdate& out);
+Status from_json(const Json& j, Commit& out);
+Status from_json(const Json& j, ExecutionFilter& out);
+
+// Decodes an array of records (e.g. the "executions" member of a list result).
+template <typename T>
+Status from_json_array(const Json& j, std::vector<T>& out, const char* what) {
+  if (!j.is_array() && !j.is_null()) {
+    return Error("invalid_argument", std::string(what) + " must be an array, got " + j.type_name());
+  }
+  out.clear();
+  out.reserve(j.size());
+  for (const Json& item : j.as_array()) {
+    T v;
+    Status s = from_json(item, v);
+    if (!s.ok()) return s;
+    out.push_back(std::move(v));
+  }
+  return {};
+}
+
+template <typename T>
+Json to_json_array(const std::vector<T>& items) {
+  Json::Array a;
+  a.reserve(items.size());
+  for (const T& item : items) a.push_back(to_json(item));
+  return Json(std::move(a));
+}
+
+// Errors on the wire: {"code","message","details"} (details is a JSON value, omitted if empty).
+Json error_to_json(const Error& e);
+// Never fails: text that is not a well-formed error object becomes a "storage_error" naming
+// `source` and quoting (a bounded prefix of) the text.
+Error error_from_json_text(std::string_view text, std::string_view source);
+
+}  // namespace weft::store

@@ -1,0 +1,1107 @@
+#include "plugins/storage-common/sql_store.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <filesystem>
+#include <limits>
+#include <thread>
+
+#include "host/core/call.hpp"
+#include "host/core/ids.hpp"
+#include "host/store/records.hpp"
+#include "plugins/storage-common/migrations.hpp"
+#include "plugins/storage-common/urls.hpp"
+
+// A note on PostgreSQL LISTEN/NOTIFY: workers poll claim_execution today. The wake-up hook goes
+// where an execution becomes runnable — create_execution (queued), commit (status queued/parked
+// with a wake time, or a released lease), set_paused(false) and expire_lease — as a
+// `NOTIFY weft_runnable` in the same transaction, plus a LISTEN connection outside the pool that
+// the host can wait on. Not implemented yet.
+
+namespace weft::storage {
+
+using store::ExecStatus;
+using store::ExecutionRecord;
+
+namespace {
+
+constexpr long long kNoLimit = std::numeric_limits<long long>::max();
+
+// Reads the arguments of one operation, remembering the first problem.
+class Args {
+ public:
+  explicit Args(const Json& a) : a_(a) {}
+  std::string str(const char* key) {
+    const Json* v = a_.find(key);
+    if (!v || v->is_null()) return {};
+    if (!v->is_string()) {
+      fail(key, "a string", *v);
+      return {};
+    }
+    return v->as_string();
+  }
+  std::string required(const char* key) {
+    std::string s = str(key);
+    if (s.empty() && error_.empty()) error_ = std::string("argument '") + key + "' is required";
+    return s;
+  }
+  long long i64(const char* key, long long fallback = 0) {
+    const Json* v = a_.find(key);
+    if (!v || v->is_null()) return fallback;
+    if (!v->is_int()) {
+      fail(key, "an integer", *v);
+      return fallback;
+    }
+    return v->as_int();
+  }
+  bool boolean(const char* key) {
+    const Json* v = a_.find(key);
+    if (!v || v->is_null()) return false;
+    if (!v->is_bool()) {
+      fail(key, "a boolean", *v);
+      return false;
+    }
+    return v->as_bool();
+  }
+  template <typename T>
+  T record(const char* key) {
+    T out;
+    if (!error_.empty()) return out;
+    const Json* v = key ? a_.find(key) : &a_;
+    if (!v) return out;
+    Status s = store::from_json(*v, out);
+    if (!s.ok()) error_ = s.error().message;
+    return out;
+  }
+  bool ok() const { return error_.empty(); }
+  Error error(std::string_view op) const {
+    return Error("invalid_argument", std::string(op) + ": " + error_);
+  }
+
+ private:
+  void fail(const char* key, const char* what, const Json& got) {
+    if (error_.empty()) error_ = std::string("argument '") + key + "' must be " + what + ", got " + got.type_name();
+  }
+  const Json& a_;
+  std::string error_;
+};
+
+Result<Json> parse_stored(const std::string& text, std::string_view what) {
+  if (text.empty()) return Json();
+  auto parsed = Json::parse(text, store::storage_json_limits());
+  if (!parsed.ok()) {
+    return Error("storage_error", std::string(what) + " holds invalid JSON: " + parsed.error().message);
+  }
+  return std::move(parsed).value();
+}
+
+Json object_of(std::initializer_list<std::pair<const char*, Json>> members) {
+  Json j = Json::object();
+  for (const auto& [k, v] : members) j.set(k, v);
+  return j;
+}
+
+// ---- executions rows ---------------------------------------------------------------------------
+
+constexpr const char* kExecColumns =
+    "id, workflow_id, workflow_version, owner_id, status, definition, input, output, error,"
+    " idempotency_key, mode, created_at, started_at, finished_at, updated_at, wake_at,"
+    " deadline_at, lease_owner, lease_epoch, lease_expires_at, cancel_requested,"
+    " pause_requested, last_event_seq";
+
+struct ExecRow {
+  std::string id, workflow_id, owner_id, status, definition, input, output, error,
+      idempotency_key, mode, lease_owner;
+  long long workflow_version = 0, created_at = 0, started_at = 0, finished_at = 0, updated_at = 0,
+            wake_at = 0, deadline_at = 0, lease_epoch = 0, lease_expires_at = 0,
+            cancel_requested = 0, pause_requested = 0, last_event_seq = 0;
+
+  // Into-targets in kExecColumns order.
+  void bind(Stmt& st) {
+    st.into(id).into(workflow_id).into(workflow_version).into(owner_id).into(status);
+    st.into(definition).into(input).into(output).into(error).into(idempotency_key).into(mode);
+    st.into(created_at).into(started_at).into(finished_at).into(updated_at).into(wake_at);
+    st.into(deadline_at).into(lease_owner).into(lease_epoch).into(lease_expires_at);
+    st.into(cancel_requested).into(pause_requested).into(last_event_seq);
+  }
+
+  Result<ExecutionRecord> record() const {
+    ExecutionRecord r;
+    const std::string what = "execution '" + id + "'";
+    auto st = store::exec_status_from(status);
+    if (!st) return Error("storage_error", what + " has an unknown status '" + status + "'");
+    auto def = parse_stored(definition, what + " definition");
+    if (!def.ok()) return def.take_error();
+    auto in = parse_stored(input, what + " input");
+    if (!in.ok()) return in.take_error();
+    auto out = parse_stored(output, what + " output");
+    if (!out.ok()) return out.take_error();
+    auto err = parse_stored(error, what + " error");
+    if (!err.ok()) return err.take_error();
+    r.id = id;
+    r.workflow_id = workflow_id;
+    r.workflow_version = workflow_version;
+    r.owner_id = owner_id;
+    r.status = *st;
+    r.definition = std::move(def).value();
+    r.input = std::move(in).value();
+    r.output = std::move(out).value();
+    r.error = std::move(err).value();
+    r.idempotency_key = idempotency_key;
+    r.mode = mode;
+    r.created_at_ms = created_at;
+    r.started_at_ms = started_at;
+    r.finished_at_ms = finished_at;
+    r.updated_at_ms = updated_at;
+    r.wake_at_ms = wake_at;
+    r.deadline_at_ms = deadline_at;
+    r.lease.owner = lease_owner;
+    r.lease.epoch = lease_epoch;
+    r.lease_expires_at_ms = lease_expires_at;
+    r.cancel_requested = cancel_requested != 0;
+    r.pause_requested = pause_requested != 0;
+    r.last_event_seq = last_event_seq;
+    return r;
+  }
+};
+
+// Runs a prepared SELECT of kExecColumns and collects every row.
+Result<std::vector<ExecutionRecord>> fetch_executions(Stmt& st, ExecRow& row) {
+  std::vector<ExecutionRecord> out;
+  if (!st.run()) return out;
+  do {
+    auto rec = row.record();
+    if (!rec.ok()) return rec.take_error();
+    out.push_back(std::move(rec).value());
+  } while (st.next());
+  return out;
+}
+
+// One execution by id; nullopt when absent.
+Result<std::optional<ExecutionRecord>> read_execution(soci::session& s, const std::string& id,
+                                                      const char* suffix = "") {
+  ExecRow row;
+  Stmt st(s);
+  st.sql(std::string("SELECT ") + kExecColumns + " FROM executions WHERE id = :id" + suffix).use(id);
+  row.bind(st);
+  if (!st.run()) return std::optional<ExecutionRecord>();
+  auto rec = row.record();
+  if (!rec.ok()) return rec.take_error();
+  return std::optional<ExecutionRecord>(std::move(rec).value());
+}
+
+Error execution_not_found(const std::string& id) {
+  return Error("not_found", "execution '" + id + "' not found");
+}
+
+Json executions_json(const std::vector<ExecutionRecord>& list) {
+  return object_of({{"executions", store::to_json_array(list)}});
+}
+
+bool valid_identifier(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+Result<StoreOptions> read_options(const DialectSupport& d, const Json& o) {
+  StoreOptions opts;
+  if (o.is_null()) return opts;
+  if (!o.is_object()) {
+    return Error("invalid_argument", std::string(d.display_name) + " store options must be a JSON object");
+  }
+  const bool sqlite = d.dialect == Dialect::SQLite;
+  const char* known = sqlite ? "pool_size, busy_timeout_ms, synchronous"
+                             : "pool_size, schema, connect_timeout_s, reconnect_attempts";
+  auto bad = [&](const std::string& key, const std::string& why) {
+    return Error("invalid_argument", std::string(d.display_name) + " store option '" + key + "' " + why);
+  };
+  auto int_in = [&](const std::string& key, const Json& v, long long lo, long long hi) -> Result<long long> {
+    if (!v.is_int() || v.as_int() < lo || v.as_int() > hi) {
+      return bad(key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+    }
+    return static_cast<long long>(v.as_int());
+  };
+  for (const auto& [key, v] : o.as_object()) {
+    if (key == "pool_size") {
+      auto n = int_in(key, v, 1, 64);
+      if (!n.ok()) return n.take_error();
+      opts.pool_size = static_cast<size_t>(*n);
+    } else if (key == "test_fail_migration") {
+      auto n = int_in(key, v, 0, 1000000);
+      if (!n.ok()) return n.take_error();
+      opts.fail_at_migration = static_cast<int>(*n);
+    } else if (sqlite && key == "busy_timeout_ms") {
+      auto n = int_in(key, v, 0, 3600000);
+      if (!n.ok()) return n.take_error();
+      opts.busy_timeout_ms = static_cast<int>(*n);
+    } else if (sqlite && key == "synchronous") {
+      std::string s = v.as_string();
+      if (s != "normal" && s != "full") return bad(key, "must be \"normal\" or \"full\"");
+      opts.synchronous_full = s == "full";
+    } else if (!sqlite && key == "schema") {
+      if (!v.is_string() || !valid_identifier(v.as_string())) {
+        return bad(key, "must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)");
+      }
+      opts.pg_schema = v.as_string();
+    } else if (!sqlite && key == "connect_timeout_s") {
+      auto n = int_in(key, v, 0, 3600);
+      if (!n.ok()) return n.take_error();
+      opts.connect_timeout_s = static_cast<int>(*n);
+    } else if (!sqlite && key == "reconnect_attempts") {
+      auto n = int_in(key, v, 1, 100);
+      if (!n.ok()) return n.take_error();
+      opts.reconnect_attempts = static_cast<int>(*n);
+    } else {
+      return Error("invalid_argument", std::string("unknown ") + d.display_name + " store option '" +
+                                           key + "' (known: " + known + ")");
+    }
+  }
+  return opts;
+}
+
+}  // namespace
+
+// ---- open / close ------------------------------------------------------------------------------
+
+SqlStore::SqlStore(const DialectSupport& dialect, StoreOptions options, std::string where)
+    : dialect_(dialect), options_(std::move(options)), where_(std::move(where)) {}
+
+SqlStore::~SqlStore() = default;
+
+Result<std::unique_ptr<SqlStore>> SqlStore::open(const DialectSupport& d, std::string_view url,
+                                                 const Json& options_json) {
+  auto options = read_options(d, options_json);
+  if (!options.ok()) return options.take_error();
+  StoreOptions opts = std::move(options).value();
+
+  std::string connect;
+  std::string where;
+  ConnectionPool::Setup setup;
+  if (d.dialect == Dialect::SQLite) {
+    auto target = parse_sqlite_url(url);
+    if (!target.ok()) return target.take_error();
+    if (target->memory) {
+      // A private in-memory database lives in its one connection: a pool of one.
+      opts.pool_size = 1;
+      connect = "db=:memory:";
+      where = "SQLite store :memory:";
+    } else {
+      std::error_code ec;
+      std::filesystem::path parent = std::filesystem::path(target->path).parent_path();
+      if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        return Error("storage_error", "SQLite store " + target->path + ": cannot create directory " +
+                                          parent.string() + ": " + ec.message());
+      }
+      connect = "db=\"" + target->path + "\"";
+      where = "SQLite store " + target->path;
+    }
+    const bool memory = target->memory;
+    const std::string busy = std::to_string(opts.busy_timeout_ms);
+    const bool full = opts.synchronous_full;
+    // PRAGMA values cannot be bound; these come from validated integers and fixed words.
+    setup = [memory, busy, full](soci::session& s) {
+      s << "PRAGMA busy_timeout = " + busy;
+      s << "PRAGMA foreign_keys = ON";
+      // WAL: readers never block the writer. synchronous=NORMAL in WAL mode survives process
+      // crashes (kill -9) but may lose the last commits on power loss; "full" syncs each commit.
+      s << (full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+      if (!memory) {
+        std::string mode;
+        s << "PRAGMA journal_mode = WAL", soci::into(mode);
+      }
+    };
+  } else {
+    auto target = parse_postgres_url(url, opts.connect_timeout_s);
+    if (!target.ok()) return target.take_error();
+    connect = target->conninfo;
+    where = "PostgreSQL store " + target->display;
+    std::string set_path;
+    if (!opts.pg_schema.empty()) {
+      where += " (schema " + opts.pg_schema + ")";
+      // Validated identifier (read_options): safe to quote into the statement.
+      set_path = "SET search_path TO \"" + opts.pg_schema + "\"";
+    }
+    setup = [set_path](soci::session& s) {
+      // libpq prints server NOTICEs (e.g. "relation already exists, skipping" from the idempotent
+      // migration bookkeeping) on stderr; keep the host's output clean.
+      s << "SET client_min_messages TO warning";
+      if (!set_path.empty()) s << set_path;
+    };
+  }
+
+  std::unique_ptr<SqlStore> store(new SqlStore(d, opts, where));
+  try {
+    store->pool_ = std::make_unique<ConnectionPool>(d, opts.pool_size, connect, setup);
+  } catch (const std::exception& e) {
+    // Opening failed: for PostgreSQL the server is unreachable or refused us; for SQLite the file
+    // cannot be opened.
+    if (d.dialect == Dialect::PostgreSQL) {
+      return Error("unavailable", where + ": cannot connect: " + e.what());
+    }
+    return Error("storage_error", where + ": cannot open: " + e.what());
+  }
+
+  MigrateOptions mo;
+  mo.pg_schema = opts.pg_schema;
+  mo.fail_at_version = opts.fail_at_migration;
+  Status migrated;
+  {
+    std::unique_lock<std::mutex> lock(store->write_mu_);
+    ConnectionPool::Lease lease(*store->pool_);
+    try {
+      migrated = migrate(lease.session(), d, mo);
+    } catch (const soci::soci_error& e) {
+      ErrorKind kind = d.classify(e);
+      return store->db_error("migrate", kind, e.what());
+    } catch (const std::exception& e) {
+      return store->db_error("migrate", ErrorKind::Other, e.what());
+    }
+  }
+  if (!migrated.ok()) {
+    Error e = migrated.take_error();
+    e.message = where + ": " + e.message;
+    return e;
+  }
+  return store;
+}
+
+// ---- dispatch ----------------------------------------------------------------------------------
+
+const SqlStore::OpEntry SqlStore::kOps[] = {
+    {store::op::kSaveWorkflow, Access::Write, &SqlStore::save_workflow},
+    {store::op::kGetWorkflow, Access::Read, &SqlStore::get_workflow},
+    {store::op::kCreateExecution, Access::Write, &SqlStore::create_execution},
+    {store::op::kGetExecution, Access::Read, &SqlStore::get_execution},
+    {store::op::kListExecutions, Access::Read, &SqlStore::list_executions},
+    {store::op::kClaimExecution, Access::Write, &SqlStore::claim_execution},
+    {store::op::kHeartbeat, Access::Idempotent, &SqlStore::heartbeat},
+    {store::op::kListLeased, Access::Read, &SqlStore::list_leased},
+    {store::op::kExpireLease, Access::Idempotent, &SqlStore::expire_lease},
+    {store::op::kCommit, Access::Write, &SqlStore::commit},
+    {store::op::kNodeRuns, Access::Read, &SqlStore::node_runs},
+    {store::op::kNodeLogs, Access::Read, &SqlStore::node_logs},
+    {store::op::kEvents, Access::Read, &SqlStore::events},
+    {store::op::kRequestCancel, Access::Write, &SqlStore::request_cancel},
+    {store::op::kSetPaused, Access::Idempotent, &SqlStore::set_paused},
+    {store::op::kLoadPluginStates, Access::Read, &SqlStore::load_plugin_states},
+    {store::op::kSavePluginState, Access::Idempotent, &SqlStore::save_plugin_state},
+};
+
+Result<Json> SqlStore::call(std::string_view op, const Json& args) {
+  for (const OpEntry& e : kOps) {
+    if (e.name == op) {
+      if (!args.is_object()) {
+        return Error("invalid_argument", std::string(op) + ": arguments must be a JSON object, got " +
+                                             args.type_name());
+      }
+      return run(op, e.access, e.fn, args);
+    }
+  }
+  return Error("unsupported", std::string(dialect_.display_name) + " storage backend has no operation '" +
+                                  std::string(op) + "'");
+}
+
+Error SqlStore::db_error(std::string_view op, ErrorKind kind, const std::string& message) const {
+  const std::string prefix = where_ + ": " + std::string(op) + ": ";
+  switch (kind) {
+    case ErrorKind::Connection:
+      return Error("unavailable", prefix + "the database cannot be reached: " + message);
+    case ErrorKind::Busy:
+      return Error("storage_error", prefix + "the database is locked by another process: " + message);
+    case ErrorKind::UniqueViolation:
+      return Error("conflict", prefix + message);
+    case ErrorKind::Retry:
+    case ErrorKind::Other:
+      break;
+  }
+  return Error("storage_error", prefix + message);
+}
+
+Result<Json> SqlStore::run(std::string_view op, Access access, OpFn fn, const Json& args) {
+  const bool write = access != Access::Read;
+  const int max_attempts = sqlite() ? 1 : options_.reconnect_attempts;
+  constexpr int kMaxRollbackRetries = 5;
+  int rollback_retries = 0;
+  for (int attempt = 1;; ++attempt) {
+    ErrorKind kind = ErrorKind::Other;
+    std::string message;
+    bool commit_sent = false;
+    {
+      std::unique_lock<std::mutex> lock(write_mu_, std::defer_lock);
+      if (write && sqlite()) lock.lock();
+      ConnectionPool::Lease lease(*pool_);
+      Ctx c;
+      try {
+        c.s = &lease.session();
+        return (this->*fn)(c, args);
+      } catch (const ConnectionDown& e) {
+        kind = ErrorKind::Connection;
+        message = e.what();
+      } catch (const soci::soci_error& e) {
+        kind = dialect_.classify(e);
+        message = e.what();
+      } catch (const std::exception& e) {
+        message = e.what();
+      }
+      commit_sent = c.commit_sent;
+      if (kind == ErrorKind::Connection) lease.reconnect_quietly();
+    }
+    if (kind == ErrorKind::Connection) {
+      // Safe to repeat unless a COMMIT was in flight (then it may have been applied).
+      const bool repeatable = access != Access::Write || !commit_sent;
+      if (repeatable && attempt < max_attempts) {
+        const int delay_ms = std::min(50 << std::min(attempt - 1, 10), 1000);
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        continue;
+      }
+      if (!repeatable) message += " (the connection dropped during COMMIT: the outcome is unknown)";
+    } else if (kind == ErrorKind::Retry && rollback_retries++ < kMaxRollbackRetries) {
+      --attempt;  // the server rolled back a healthy transaction: run it again at once
+      continue;
+    }
+    return db_error(op, kind, message);
+  }
+}
+
+// ---- workflows ---------------------------------------------------------------------------------
+
+Result<Json> SqlStore::save_workflow(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string id = args.str("id");
+  std::string name = args.str("name");
+  if (!args.ok()) return args.error("save_workflow");
+  const Json& definition = a["definition"];
+  std::string definition_text = definition.dump();
+  const bool fresh = id.empty();
+  if (fresh) id = new_id();
+
+  soci::session& s = *c.s;
+  // version = max + 1 inside the transaction. Two concurrent saves of the same workflow on
+  // PostgreSQL can both compute the same number: the loser's INSERT does nothing (primary key)
+  // and it tries again with a fresh maximum.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+    if (!fresh) {
+      std::string existing_owner;
+      s << "SELECT owner_id FROM workflows WHERE id = :id LIMIT 1", soci::into(existing_owner),
+          soci::use(id);
+      if (s.got_data() && existing_owner != owner) {
+        return Error("not_found", "workflow '" + id + "' not found");
+      }
+    }
+    long long version = 0;
+    s << "SELECT COALESCE(MAX(version), 0) FROM workflows WHERE id = :id", soci::into(version),
+        soci::use(id);
+    ++version;
+    long long now = wall_ms();
+    Stmt ins(s);
+    ins.sql("INSERT INTO workflows (id, version, owner_id, name, definition, created_at)"
+            " VALUES (:id, :v, :o, :n, :d, :t) ON CONFLICT DO NOTHING")
+        .use(id).use(version).use(owner).use(name).use(definition_text).use(now);
+    ins.run();
+    if (ins.affected() != 1) continue;  // Tx rolls back; next attempt sees the winner
+    tx.commit();
+    store::WorkflowRecord rec;
+    rec.id = id;
+    rec.version = version;
+    rec.owner_id = owner;
+    rec.name = name;
+    rec.definition = definition;
+    rec.created_at_ms = now;
+    return object_of({{"workflow", store::to_json(rec)}});
+  }
+  return Error("conflict", "workflow '" + id + "': too many concurrent saves, try again");
+}
+
+Result<Json> SqlStore::get_workflow(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string id = args.required("id");
+  long long version = args.i64("version", 0);
+  if (!args.ok()) return args.error("get_workflow");
+  store::WorkflowRecord rec;
+  std::string definition;
+  long long got_version = 0, created = 0;
+  Stmt st(*c.s);
+  st.sql("SELECT version, name, definition, created_at FROM workflows WHERE id = :id AND owner_id = :o")
+      .use(id).use(owner);
+  if (version > 0) st.sql(" AND version = :v").use(version);
+  st.sql(" ORDER BY version DESC LIMIT 1");
+  st.into(got_version).into(rec.name).into(definition).into(created);
+  if (!st.run()) {
+    return Error("not_found", "workflow '" + id + "'" +
+                                  (version > 0 ? " version " + std::to_string(version) : std::string()) +
+                                  " not found");
+  }
+  auto def = parse_stored(definition, "workflow '" + id + "' definition");
+  if (!def.ok()) return def.take_error();
+  rec.id = id;
+  rec.version = got_version;
+  rec.owner_id = owner;
+  rec.definition = std::move(def).value();
+  rec.created_at_ms = created;
+  return object_of({{"workflow", store::to_json(rec)}});
+}
+
+// ---- executions --------------------------------------------------------------------------------
+
+Result<Json> SqlStore::create_execution(Ctx& c, const Json& a) {
+  Args args(a);
+  auto ne = args.record<store::NewExecution>(nullptr);
+  if (!args.ok()) return args.error("create_execution");
+  if (ne.mode.empty()) ne.mode = "async";
+  if (!ne.claim_owner.empty() && ne.lease_ms <= 0) {
+    return Error("invalid_argument", "create_execution: lease_ms must be positive with claim_owner");
+  }
+  if (ne.id.empty()) ne.id = new_id();
+
+  ExecutionRecord rec;
+  rec.id = ne.id;
+  rec.workflow_id = ne.workflow_id;
+  rec.workflow_version = ne.workflow_version;
+  rec.owner_id = ne.owner_id;
+  rec.definition = ne.definition;
+  rec.input = ne.input;
+  rec.idempotency_key = ne.idempotency_key;
+  rec.mode = ne.mode;
+  rec.created_at_ms = rec.updated_at_ms = wall_ms();
+  rec.deadline_at_ms = ne.deadline_at_ms;
+  if (!ne.claim_owner.empty()) {
+    // Synchronous runs execute in the caller's thread: born claimed.
+    rec.status = ExecStatus::Running;
+    rec.lease.owner = ne.claim_owner;
+    rec.lease.epoch = 1;
+    rec.lease_expires_at_ms = rec.created_at_ms + ne.lease_ms;
+  }
+
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  auto existing_by_key = [&]() -> Result<std::optional<ExecutionRecord>> {
+    ExecRow row;
+    Stmt st(s);
+    st.sql(std::string("SELECT ") + kExecColumns +
+           " FROM executions WHERE owner_id = :o AND idempotency_key = :k")
+        .use(rec.owner_id).use(rec.idempotency_key);
+    row.bind(st);
+    if (!st.run()) return std::optional<ExecutionRecord>();
+    auto r = row.record();
+    if (!r.ok()) return r.take_error();
+    return std::optional<ExecutionRecord>(std::move(r).value());
+  };
+  auto existed_result = [&](ExecutionRecord found) -> Result<Json> {
+    tx.commit();
+    return object_of({{"execution", store::to_json(found)}, {"existed", true}});
+  };
+
+  if (!rec.idempotency_key.empty()) {
+    auto found = existing_by_key();
+    if (!found.ok()) return found.take_error();
+    if (*found) return existed_result(std::move(**found));
+  }
+
+  Stmt ins(s);
+  ins.sql(std::string("INSERT INTO executions (") + kExecColumns +
+          ") VALUES (:id, :wf, :wv, :o, :st, :def, :in, :out, :err, :key, :mode, :ca, :sa, :fa,"
+          " :ua, :wa, :da, :lo, :le, :lx, :cr, :pr, :seq) ON CONFLICT DO NOTHING");
+  ins.use(rec.id).use(rec.workflow_id).use(static_cast<long long>(rec.workflow_version));
+  ins.use(rec.owner_id).use(std::string(store::to_string(rec.status)));
+  ins.use(rec.definition.dump()).use(rec.input.dump()).use(rec.output.dump()).use(rec.error.dump());
+  ins.use(rec.idempotency_key).use(rec.mode);
+  ins.use(static_cast<long long>(rec.created_at_ms)).use(0LL).use(0LL);
+  ins.use(static_cast<long long>(rec.updated_at_ms)).use(0LL);
+  ins.use(static_cast<long long>(rec.deadline_at_ms)).use(rec.lease.owner);
+  ins.use(static_cast<long long>(rec.lease.epoch)).use(static_cast<long long>(rec.lease_expires_at_ms));
+  ins.use(0LL).use(0LL).use(0LL);
+  ins.run();
+  if (ins.affected() != 1) {
+    // A unique index said no: either a concurrent create with the same idempotency key won the
+    // race (return it), or the id is taken.
+    if (!rec.idempotency_key.empty()) {
+      auto found = existing_by_key();
+      if (!found.ok()) return found.take_error();
+      if (*found) return existed_result(std::move(**found));
+    }
+    return Error("conflict", "execution '" + rec.id + "' already exists");
+  }
+  tx.commit();
+  return object_of({{"execution", store::to_json(rec)}, {"existed", false}});
+}
+
+Result<Json> SqlStore::get_execution(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("get_execution");
+  auto found = read_execution(*c.s, id);
+  if (!found.ok()) return found.take_error();
+  if (!*found) return execution_not_found(id);
+  return object_of({{"execution", store::to_json(**found)}});
+}
+
+Result<Json> SqlStore::list_executions(Ctx& c, const Json& a) {
+  Args args(a);
+  auto f = args.record<store::ExecutionFilter>(nullptr);
+  if (!args.ok()) return args.error("list_executions");
+  long long limit = f.limit <= 0 ? 50 : std::min<long long>(f.limit, 1000);
+  soci::session& s = *c.s;
+
+  // Newest first; the cursor is (created_at, id) of the before_id execution, so pages neither
+  // skip nor repeat rows created in the same millisecond.
+  long long cursor_created = 0;
+  if (!f.before_id.empty()) {
+    s << "SELECT created_at FROM executions WHERE id = :id AND owner_id = :o", soci::into(cursor_created),
+        soci::use(f.before_id), soci::use(f.owner_id);
+    if (!s.got_data()) return Error("not_found", "list cursor: execution '" + f.before_id + "' not found");
+  }
+  ExecRow row;
+  Stmt st(s);
+  st.sql(std::string("SELECT ") + kExecColumns + " FROM executions WHERE owner_id = :o").use(f.owner_id);
+  if (!f.workflow_id.empty()) st.sql(" AND workflow_id = :wf").use(f.workflow_id);
+  if (f.status) st.sql(" AND status = :st").use(std::string(store::to_string(*f.status)));
+  if (!f.before_id.empty()) {
+    st.sql(" AND (created_at < :c1 OR (created_at = :c2 AND id < :b))")
+        .use(cursor_created).use(cursor_created).use(f.before_id);
+  }
+  st.sql(" ORDER BY created_at DESC, id DESC LIMIT :l").use(limit);
+  row.bind(st);
+  auto list = fetch_executions(st, row);
+  if (!list.ok()) return list.take_error();
+  return executions_json(*list);
+}
+
+// ---- the queue ---------------------------------------------------------------------------------
+
+Result<Json> SqlStore::claim_execution(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string worker = args.required("worker");
+  long long lease_ms = args.i64("lease_ms", 0);
+  long long now = args.i64("now_ms", 0);
+  if (!args.ok()) return args.error("claim_execution");
+  if (lease_ms <= 0) return Error("invalid_argument", "claim_execution: lease_ms must be positive");
+  if (now <= 0) now = wall_ms();
+
+  soci::session& s = *c.s;
+  // SQLite: BEGIN IMMEDIATE makes select-then-update exclusive. PostgreSQL: FOR UPDATE SKIP LOCKED
+  // lets concurrent claimers pass over rows another claimer is taking instead of queueing on them.
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  std::string id;
+  Stmt pick(s);
+  pick.sql("SELECT id FROM executions WHERE"
+           " (status = 'queued' AND pause_requested = 0)"
+           " OR (status = 'running' AND lease_expires_at < :now1)"
+           " OR (status = 'parked' AND pause_requested = 0 AND wake_at > 0 AND wake_at <= :now2)"
+           " ORDER BY created_at, id LIMIT 1")
+      .use(now).use(now);
+  if (!sqlite()) pick.sql(" FOR UPDATE SKIP LOCKED");
+  pick.into(id);
+  if (!pick.run()) {
+    tx.commit();
+    return object_of({{"execution", Json()}});
+  }
+  long long expires = now + lease_ms;
+  s << "UPDATE executions SET status = 'running', lease_owner = :w, lease_epoch = lease_epoch + 1,"
+       " lease_expires_at = :x, updated_at = :u WHERE id = :id",
+      soci::use(worker), soci::use(expires), soci::use(now), soci::use(id);
+  auto rec = read_execution(s, id);
+  if (!rec.ok()) return rec.take_error();
+  if (!*rec) return Error("storage_error", "claimed execution '" + id + "' vanished");
+  tx.commit();
+  return object_of({{"execution", store::to_json(**rec)}});
+}
+
+Result<Json> SqlStore::heartbeat(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("execution_id");
+  auto lease = args.record<store::Lease>("lease");
+  long long lease_ms = args.i64("lease_ms", 0);
+  long long now = args.i64("now_ms", 0);
+  if (!args.ok()) return args.error("heartbeat");
+  if (lease_ms <= 0) return Error("invalid_argument", "heartbeat: lease_ms must be positive");
+  if (now <= 0) now = wall_ms();
+  long long expires = now + lease_ms;
+  long long epoch = lease.epoch;
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  Stmt up(s);
+  up.sql("UPDATE executions SET lease_expires_at = :x, updated_at = :u WHERE id = :id"
+         " AND status = 'running' AND lease_owner <> '' AND lease_owner = :o AND lease_epoch = :e")
+      .use(expires).use(now).use(id).use(lease.owner).use(epoch);
+  up.run();
+  if (up.affected() != 1) {
+    return Error("lease_lost", "execution '" + id + "': lease of " + lease.owner + " (epoch " +
+                                   std::to_string(epoch) + ") is no longer held");
+  }
+  tx.commit();
+  return Json::object();
+}
+
+Result<Json> SqlStore::list_leased(Ctx& c, const Json&) {
+  ExecRow row;
+  Stmt st(*c.s);
+  st.sql(std::string("SELECT ") + kExecColumns +
+         " FROM executions WHERE status = 'running' AND lease_owner <> '' ORDER BY created_at, id");
+  row.bind(st);
+  auto list = fetch_executions(st, row);
+  if (!list.ok()) return list.take_error();
+  return executions_json(*list);
+}
+
+Result<Json> SqlStore::expire_lease(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("execution_id");
+  auto lease = args.record<store::Lease>("lease");
+  if (!args.ok()) return args.error("expire_lease");
+  long long epoch = lease.epoch;
+  long long now = wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  Stmt up(s);
+  up.sql("UPDATE executions SET lease_expires_at = 0, updated_at = :u WHERE id = :id"
+         " AND status = 'running' AND lease_owner <> '' AND lease_owner = :o AND lease_epoch = :e")
+      .use(now).use(id).use(lease.owner).use(epoch);
+  up.run();
+  if (up.affected() != 1) {
+    // Nothing to expire: the lease already changed hands (fine) — unless there is no such row.
+    auto found = read_execution(s, id);
+    if (!found.ok()) return found.take_error();
+    if (!*found) return execution_not_found(id);
+  }
+  tx.commit();
+  return Json::object();
+}
+
+// ---- the durable step --------------------------------------------------------------------------
+
+Result<Json> SqlStore::commit(Ctx& c, const Json& a) {
+  Args args(a);
+  auto cm = args.record<store::Commit>(nullptr);
+  if (!args.ok()) return args.error("commit");
+  if (cm.execution_id.empty()) return Error("invalid_argument", "commit: execution_id is required");
+  std::string id = cm.execution_id;
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+
+  // Fence: lock the row (PostgreSQL; SQLite holds the write lock already) and check the lease
+  // before anything is written.
+  std::string owner;
+  long long epoch = 0, last_seq = 0;
+  s << std::string("SELECT lease_owner, lease_epoch, last_event_seq FROM executions WHERE id = :id") +
+           for_update(),
+      soci::into(owner), soci::into(epoch), soci::into(last_seq), soci::use(id);
+  if (!s.got_data()) return execution_not_found(id);
+  if (cm.lease.owner.empty() || owner != cm.lease.owner || epoch != cm.lease.epoch) {
+    return Error("lease_lost", "execution '" + id + "': commit by " + cm.lease.owner + " (epoch " +
+                                   std::to_string(cm.lease.epoch) + ") refused, the lease is held by " +
+                                   (owner.empty() ? std::string("nobody") : owner) + " (epoch " +
+                                   std::to_string(epoch) + ")");
+  }
+  for (size_t i = 0; i < cm.events.size(); ++i) {
+    const long long want = last_seq + 1 + static_cast<long long>(i);
+    if (cm.events[i].seq != want) {
+      return Error("conflict", "execution '" + id + "': event seq " + std::to_string(cm.events[i].seq) +
+                                   " does not continue the stream (expected " + std::to_string(want) +
+                                   "; last persisted " + std::to_string(last_seq) + ")");
+    }
+  }
+  const long long now = wall_ms();
+
+  if (!cm.runs.empty()) {
+    std::string key, node_id, scope, status, output, error, park;
+    long long attempt = 0, started = 0, finished = 0;
+    soci::statement st =
+        (s.prepare << "INSERT INTO node_runs (execution_id, node_key, node_id, scope, status, attempt,"
+                      " output, error, park, started_at, finished_at)"
+                      " VALUES (:e, :k, :n, :sc, :st, :a, :o, :er, :p, :sa, :fa)"
+                      " ON CONFLICT (execution_id, node_key) DO UPDATE SET node_id = excluded.node_id,"
+                      " scope = excluded.scope, status = excluded.status, attempt = excluded.attempt,"
+                      " output = excluded.output, error = excluded.error, park = excluded.park,"
+                      " started_at = excluded.started_at, finished_at = excluded.finished_at",
+         soci::use(id), soci::use(key), soci::use(node_id), soci::use(scope), soci::use(status),
+         soci::use(attempt), soci::use(output), soci::use(error), soci::use(park), soci::use(started),
+         soci::use(finished));
+    for (const auto& r : cm.runs) {
+      key = r.node_key;
+      node_id = r.node_id;
+      scope = r.scope;
+      status = r.status;
+      attempt = r.attempt;
+      output = r.output.dump();
+      error = r.error.dump();
+      park = r.park.dump();
+      started = r.started_at_ms;
+      finished = r.finished_at_ms;
+      st.execute(true);
+    }
+  }
+
+  if (!cm.logs.empty()) {
+    std::string key, node_id, status, input, output, error, lines;
+    long long attempt = 0, started = 0, finished = 0, duration = 0;
+    soci::statement st =
+        (s.prepare << "INSERT INTO node_logs (execution_id, node_key, node_id, attempt, status,"
+                      " started_at, finished_at, duration_us, input, output, error, lines)"
+                      " VALUES (:e, :k, :n, :a, :st, :sa, :fa, :du, :i, :o, :er, :l)",
+         soci::use(id), soci::use(key), soci::use(node_id), soci::use(attempt), soci::use(status),
+         soci::use(started), soci::use(finished), soci::use(duration), soci::use(input),
+         soci::use(output), soci::use(error), soci::use(lines));
+    for (const auto& l : cm.logs) {
+      key = l.node_key;
+      node_id = l.node_id;
+      attempt = l.attempt;
+      status = l.status;
+      started = l.started_at_ms;
+      finished = l.finished_at_ms;
+      duration = l.duration_us;
+      input = l.input.dump();
+      output = l.output.dump();
+      error = l.error.dump();
+      lines = l.lines;
+      st.execute(true);
+    }
+  }
+
+  if (!cm.events.empty()) {
+    std::string type, data;
+    long long seq = 0, ts = 0;
+    soci::statement st = (s.prepare << "INSERT INTO events (execution_id, seq, type, data, ts)"
+                                       " VALUES (:e, :s, :t, :d, :ts)",
+                          soci::use(id), soci::use(seq), soci::use(type), soci::use(data), soci::use(ts));
+    for (const auto& e : cm.events) {
+      seq = e.seq;
+      type = e.type;
+      data = e.data.dump();
+      ts = e.ts_ms > 0 ? e.ts_ms : now;
+      st.execute(true);
+    }
+  }
+
+  // The execution row: only the columns the update sets (values bound, column names fixed).
+  Stmt up(s);
+  up.sql("UPDATE executions SET updated_at = :u").use(now);
+  if (!cm.events.empty()) up.sql(", last_event_seq = :seq").use(cm.events.back().seq);
+  if (cm.execution) {
+    const store::ExecutionUpdate& u = *cm.execution;
+    if (u.status) up.sql(", status = :st").use(std::string(store::to_string(*u.status)));
+    if (u.output) up.sql(", output = :o").use(u.output->dump());
+    if (u.error) up.sql(", error = :er").use(u.error->dump());
+    if (u.wake_at_ms) up.sql(", wake_at = :w").use(static_cast<long long>(*u.wake_at_ms));
+    if (u.started_at_ms) up.sql(", started_at = :sa").use(static_cast<long long>(*u.started_at_ms));
+    if (u.finished_at_ms) up.sql(", finished_at = :fa").use(static_cast<long long>(*u.finished_at_ms));
+    if (u.release_lease) up.sql(", lease_owner = '', lease_expires_at = 0");
+  }
+  up.sql(" WHERE id = :id").use(id);
+  up.run();
+  tx.commit();
+  return Json::object();
+}
+
+Result<Json> SqlStore::node_runs(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("execution_id");
+  if (!args.ok()) return args.error("node_runs");
+  store::NodeRunRecord r;
+  std::string output, error, park;
+  long long attempt = 0, started = 0, finished = 0;
+  Stmt st(*c.s);
+  st.sql("SELECT node_key, node_id, scope, status, attempt, output, error, park, started_at, finished_at"
+         " FROM node_runs WHERE execution_id = :id ORDER BY started_at, node_key")
+      .use(id);
+  st.into(r.node_key).into(r.node_id).into(r.scope).into(r.status).into(attempt);
+  st.into(output).into(error).into(park).into(started).into(finished);
+  std::vector<store::NodeRunRecord> runs;
+  if (st.run()) {
+    do {
+      const std::string what = "node run " + id + "/" + r.node_key;
+      auto o = parse_stored(output, what + " output");
+      if (!o.ok()) return o.take_error();
+      auto e = parse_stored(error, what + " error");
+      if (!e.ok()) return e.take_error();
+      auto p = parse_stored(park, what + " park");
+      if (!p.ok()) return p.take_error();
+      store::NodeRunRecord out = r;
+      out.execution_id = id;
+      out.attempt = attempt;
+      out.output = std::move(o).value();
+      out.error = std::move(e).value();
+      out.park = std::move(p).value();
+      out.started_at_ms = started;
+      out.finished_at_ms = finished;
+      runs.push_back(std::move(out));
+    } while (st.next());
+  }
+  return object_of({{"runs", store::to_json_array(runs)}});
+}
+
+Result<Json> SqlStore::node_logs(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("execution_id");
+  if (!args.ok()) return args.error("node_logs");
+  store::NodeLogRecord l;
+  std::string input, output, error;
+  long long attempt = 0, started = 0, finished = 0, duration = 0;
+  Stmt st(*c.s);
+  st.sql("SELECT node_key, node_id, attempt, status, started_at, finished_at, duration_us, input,"
+         " output, error, lines FROM node_logs WHERE execution_id = :id ORDER BY id")
+      .use(id);
+  st.into(l.node_key).into(l.node_id).into(attempt).into(l.status).into(started).into(finished);
+  st.into(duration).into(input).into(output).into(error).into(l.lines);
+  std::vector<store::NodeLogRecord> logs;
+  if (st.run()) {
+    do {
+      const std::string what = "node log " + id + "/" + l.node_key;
+      auto i = parse_stored(input, what + " input");
+      if (!i.ok()) return i.take_error();
+      auto o = parse_stored(output, what + " output");
+      if (!o.ok()) return o.take_error();
+      auto e = parse_stored(error, what + " error");
+      if (!e.ok()) return e.take_error();
+      store::NodeLogRecord out = l;
+      out.execution_id = id;
+      out.attempt = attempt;
+      out.started_at_ms = started;
+      out.finished_at_ms = finished;
+      out.duration_us = duration;
+      out.input = std::move(i).value();
+      out.output = std::move(o).value();
+      out.error = std::move(e).value();
+      logs.push_back(std::move(out));
+    } while (st.next());
+  }
+  return object_of({{"logs", store::to_json_array(logs)}});
+}
+
+Result<Json> SqlStore::events(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("execution_id");
+  long long after = args.i64("after_seq", 0);
+  long long limit = args.i64("limit", 0);
+  if (!args.ok()) return args.error("events");
+  if (limit <= 0) limit = kNoLimit;
+  store::EventRecord e;
+  std::string data;
+  long long seq = 0, ts = 0;
+  Stmt st(*c.s);
+  st.sql("SELECT seq, type, data, ts FROM events WHERE execution_id = :id AND seq > :a"
+         " ORDER BY seq LIMIT :l")
+      .use(id).use(after).use(limit);
+  st.into(seq).into(e.type).into(data).into(ts);
+  std::vector<store::EventRecord> list;
+  if (st.run()) {
+    do {
+      auto d = parse_stored(data, "event " + id + "#" + std::to_string(seq) + " data");
+      if (!d.ok()) return d.take_error();
+      store::EventRecord out = e;
+      out.execution_id = id;
+      out.seq = seq;
+      out.data = std::move(d).value();
+      out.ts_ms = ts;
+      list.push_back(std::move(out));
+    } while (st.next());
+  }
+  return object_of({{"events", store::to_json_array(list)}});
+}
+
+// ---- control -----------------------------------------------------------------------------------
+
+Result<Json> SqlStore::request_cancel(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("execution_id");
+  if (!args.ok()) return args.error("request_cancel");
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  std::string status_text;
+  long long last_seq = 0;
+  s << std::string("SELECT status, last_event_seq FROM executions WHERE id = :id") + for_update(),
+      soci::into(status_text), soci::into(last_seq), soci::use(id);
+  if (!s.got_data()) return execution_not_found(id);
+  auto status = store::exec_status_from(status_text);
+  if (!status) return Error("storage_error", "execution '" + id + "' has an unknown status '" + status_text + "'");
+  if (store::is_final(*status)) {
+    return Error("conflict", "execution '" + id + "' already finished (" + status_text + ")");
+  }
+  long long now = wall_ms();
+  if (*status == ExecStatus::Running) {
+    // Its worker sees the flag at the next step boundary (or the next claimer does, if the
+    // worker died) and finishes it as cancelled.
+    s << "UPDATE executions SET cancel_requested = 1, updated_at = :u WHERE id = :id", soci::use(now),
+        soci::use(id);
+  } else {
+    // Nobody runs it (queued, parked, paused): finish it here, with the closing event.
+    long long seq = last_seq + 1;
+    std::string type = "workflow_done";
+    std::string data = object_of({{"status", "cancelled"}}).dump();
+    s << "UPDATE executions SET status = 'cancelled', cancel_requested = 1, finished_at = :f,"
+         " updated_at = :u, last_event_seq = :seq, lease_owner = '', lease_expires_at = 0"
+         " WHERE id = :id",
+        soci::use(now), soci::use(now), soci::use(seq), soci::use(id);
+    s << "INSERT INTO events (execution_id, seq, type, data, ts) VALUES (:e, :s, :t, :d, :ts)",
+        soci::use(id), soci::use(seq), soci::use(type), soci::use(data), soci::use(now);
+  }
+  tx.commit();
+  return Json::object();
+}
+
+Result<Json> SqlStore::set_paused(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("execution_id");
+  bool paused = args.boolean("paused");
+  if (!args.ok()) return args.error("set_paused");
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  std::string status_text;
+  s << std::string("SELECT status FROM executions WHERE id = :id") + for_update(), soci::into(status_text),
+      soci::use(id);
+  if (!s.got_data()) return execution_not_found(id);
+  auto status = store::exec_status_from(status_text);
+  if (status && store::is_final(*status)) {
+    return Error("conflict", "execution '" + id + "' already finished (" + status_text + ")");
+  }
+  long long flag = paused ? 1 : 0;
+  long long now = wall_ms();
+  // Resuming an execution its worker parked as "paused" puts it back in the queue; the claimer
+  // rebuilds its state from the committed node runs.
+  std::string new_status = !paused && status == ExecStatus::Paused ? "queued" : status_text;
+  s << "UPDATE executions SET pause_requested = :p, status = :st, updated_at = :u WHERE id = :id",
+      soci::use(flag), soci::use(new_status), soci::use(now), soci::use(id);
+  tx.commit();
+  return Json::object();
+}
+
+// ---- plugin states -----------------------------------------------------------------------------
+
+Result<Json> SqlStore::load_plugin_states(Ctx& c, const Json&) {
+  std::string name;
+  long long enabled = 0;
+  Stmt st(*c.s);
+  st.sql("SELECT name, enabled FROM plugin_states ORDER BY name");
+  st.into(name).into(enabled);
+  Json states = Json::object();
+  if (st.run()) {
+    do {
+      states.set(name, enabled != 0);
+    } while (st.next());
+  }
+  return object_of({{"states", states}});
+}
+
+Result<Json> SqlStore::save_plugin_state(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string name = args.required("name");
+  long long enabled = args.boolean("enabled") ? 1 : 0;
+  if (!args.ok()) return args.error("save_plugin_state");
+  long long now = wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  s << "INSERT INTO plugin_states (name, enabled, updated_at) VALUES (:n, :e, :u)"
+       " ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+      soci::use(name), soci::use(enabled), soci::use(now);
+  tx.commit();
+  return Json::object();
+}
+
+}  // namespace weft::storage

@@ -1,0 +1,93 @@
+// SqlStore: every storage operation (docs/plugin-abi.md "Storage backends") on SOCI, one
+// transaction per operation, for both dialects. Internal to the storage plugins; the C entry
+// points in backend_abi.cpp wrap it.
+//
+// Thread-safety: call() may run concurrently from many threads. Each call leases one pooled
+// connection for its duration. SQLite write operations are additionally serialized by an
+// in-process mutex (SQLite admits one writer at a time anyway; waiting on a mutex is cheaper and
+// fairer than spinning in the busy handler), while reads run concurrently in WAL mode.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "host/core/json.hpp"
+#include "host/core/result.hpp"
+#include "plugins/storage-common/sql_support.hpp"
+#include "plugins/storage-common/storage_backend.hpp"
+
+namespace weft::storage {
+
+struct StoreOptions {
+  size_t pool_size = 4;
+  int busy_timeout_ms = 5000;    // SQLite: wait this long for another process's write lock
+  bool synchronous_full = false;  // SQLite: synchronous=FULL instead of NORMAL
+  std::string pg_schema;         // PostgreSQL: schema to live in ("" = search_path default)
+  int connect_timeout_s = 5;     // PostgreSQL: libpq connect_timeout unless the URL sets one
+  int reconnect_attempts = 6;    // PostgreSQL: attempts per operation when the connection drops
+  int fail_at_migration = 0;     // test hook, see MigrateOptions::fail_at_version
+};
+
+class SqlStore {
+ public:
+  static Result<std::unique_ptr<SqlStore>> open(const DialectSupport& dialect, std::string_view url,
+                                                const Json& options);
+  ~SqlStore();
+
+  // Runs one operation. args: a JSON object; the result is a JSON object.
+  Result<Json> call(std::string_view op, const Json& args);
+
+  // Per-call state passed to the operations.
+  struct Ctx {
+    soci::session* s = nullptr;
+    bool commit_sent = false;  // set right before COMMIT goes out: outcome unknown if it fails
+  };
+
+ private:
+  enum class Access {
+    Read,        // no writes: retried freely after a connection loss
+    Write,       // retried after a connection loss unless the COMMIT was already sent
+    Idempotent,  // a write that may be repeated: always retried
+  };
+  using OpFn = Result<Json> (SqlStore::*)(Ctx&, const Json&);
+  struct OpEntry {
+    std::string_view name;
+    Access access;
+    OpFn fn;
+  };
+  static const OpEntry kOps[];
+
+  SqlStore(const DialectSupport& dialect, StoreOptions options, std::string where);
+  Result<Json> run(std::string_view op, Access access, OpFn fn, const Json& args);
+  Error db_error(std::string_view op, ErrorKind kind, const std::string& message) const;
+  bool sqlite() const { return dialect_.dialect == Dialect::SQLite; }
+  const char* for_update() const { return sqlite() ? "" : " FOR UPDATE"; }
+
+  Result<Json> save_workflow(Ctx& c, const Json& a);
+  Result<Json> get_workflow(Ctx& c, const Json& a);
+  Result<Json> create_execution(Ctx& c, const Json& a);
+  Result<Json> get_execution(Ctx& c, const Json& a);
+  Result<Json> list_executions(Ctx& c, const Json& a);
+  Result<Json> claim_execution(Ctx& c, const Json& a);
+  Result<Json> heartbeat(Ctx& c, const Json& a);
+  Result<Json> list_leased(Ctx& c, const Json& a);
+  Result<Json> expire_lease(Ctx& c, const Json& a);
+  Result<Json> commit(Ctx& c, const Json& a);
+  Result<Json> node_runs(Ctx& c, const Json& a);
+  Result<Json> node_logs(Ctx& c, const Json& a);
+  Result<Json> events(Ctx& c, const Json& a);
+  Result<Json> request_cancel(Ctx& c, const Json& a);
+  Result<Json> set_paused(Ctx& c, const Json& a);
+  Result<Json> load_plugin_states(Ctx& c, const Json& a);
+  Result<Json> save_plugin_state(Ctx& c, const Json& a);
+
+  const DialectSupport& dialect_;
+  StoreOptions options_;
+  std::string where_;  // "SQLite store var/weft.db" / "PostgreSQL store weft@host:5432/db"
+  std::unique_ptr<ConnectionPool> pool_;
+  std::mutex write_mu_;  // SQLite only, see above
+};
+
+}  // namespace weft::storage

@@ -1,0 +1,221 @@
+// The record codec (host/store/records.hpp) and the store URL parsing of the storage plugins.
+#include <gtest/gtest.h>
+
+#include "host/store/records.hpp"
+#include "plugins/storage-common/urls.hpp"
+
+namespace weft::store {
+namespace {
+
+template <typename T>
+T round_trip(const T& v) {
+  // Through text, as across the ABI.
+  auto parsed = Json::parse(to_json(v).dump());
+  EXPECT_TRUE(parsed.ok());
+  T out;
+  Status s = from_json(*parsed, out);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  return out;
+}
+
+TEST(Records, ExecutionRecordRoundTrips) {
+  ExecutionRecord e;
+  e.id = "01hx";
+  e.workflow_id = "wf";
+  e.workflow_version = 3;
+  e.owner_id = "alice";
+  e.status = ExecStatus::Parked;
+  e.definition = Json::object({{"nodes", Json::array({1, 2})}});
+  e.input = Json::object({{"x", 1}});
+  e.output = "out";
+  e.error = Json::object({{"code", "x"}});
+  e.idempotency_key = "k";
+  e.mode = "sync";
+  e.created_at_ms = 1;
+  e.started_at_ms = 2;
+  e.finished_at_ms = 3;
+  e.updated_at_ms = 4;
+  e.wake_at_ms = 5;
+  e.deadline_at_ms = 6;
+  e.lease = {"w1", 7};
+  e.lease_expires_at_ms = 8;
+  e.cancel_requested = true;
+  e.pause_requested = true;
+  e.last_event_seq = 9;
+  ExecutionRecord r = round_trip(e);
+  EXPECT_EQ(to_json(r), to_json(e));
+  EXPECT_EQ(r.status, ExecStatus::Parked);
+  EXPECT_EQ(r.lease.owner, "w1");
+  EXPECT_EQ(r.lease.epoch, 7);
+}
+
+TEST(Records, CommitRoundTripsWithOptionalUpdateMembers) {
+  Commit c;
+  c.execution_id = "e1";
+  c.lease = {"w", 2};
+  NodeRunRecord run;
+  run.node_key = "a@l#1";
+  run.node_id = "a";
+  run.scope = "l#1";
+  run.status = "succeeded";
+  run.attempt = 2;
+  run.output = Json::object({{"main", 1}});
+  c.runs.push_back(run);
+  NodeLogRecord log;
+  log.node_key = "a";
+  log.lines = "x\ny";
+  log.duration_us = 5;
+  c.logs.push_back(log);
+  EventRecord ev;
+  ev.seq = 4;
+  ev.type = "node_complete";
+  ev.data = Json::object({{"n", 1}});
+  c.events.push_back(ev);
+  c.execution = ExecutionUpdate{};
+  c.execution->status = ExecStatus::Succeeded;
+  c.execution->output = Json();  // explicitly set to null: must survive as "set"
+  c.execution->release_lease = true;
+
+  Commit r = round_trip(c);
+  EXPECT_EQ(to_json(r), to_json(c));
+  ASSERT_TRUE(r.execution.has_value());
+  EXPECT_TRUE(r.execution->output.has_value());
+  EXPECT_TRUE(r.execution->output->is_null());
+  EXPECT_FALSE(r.execution->error.has_value());
+  EXPECT_FALSE(r.execution->wake_at_ms.has_value());
+  EXPECT_TRUE(r.execution->release_lease);
+  ASSERT_EQ(r.runs.size(), 1u);
+  EXPECT_EQ(r.runs[0].scope, "l#1");
+  EXPECT_EQ(r.logs[0].lines, "x\ny");
+
+  Commit bare;
+  bare.execution_id = "e";
+  EXPECT_FALSE(round_trip(bare).execution.has_value());
+}
+
+TEST(Records, OtherShapesRoundTrip) {
+  WorkflowRecord w{"id", 2, "o", "n", Json::object({{"a", 1}}), 9};
+  EXPECT_EQ(to_json(round_trip(w)), to_json(w));
+  NewExecution n;
+  n.id = "x";
+  n.claim_owner = "me";
+  n.lease_ms = 5;
+  n.input = Json::array({1});
+  EXPECT_EQ(to_json(round_trip(n)), to_json(n));
+  ExecutionFilter f;
+  f.owner_id = "o";
+  f.status = ExecStatus::Failed;
+  f.before_id = "b";
+  f.limit = 7;
+  ExecutionFilter fr = round_trip(f);
+  EXPECT_EQ(to_json(fr), to_json(f));
+  ASSERT_TRUE(fr.status.has_value());
+  EXPECT_EQ(*fr.status, ExecStatus::Failed);
+}
+
+TEST(Records, WrongTypesAreNamed) {
+  ExecutionRecord e;
+  Status s = from_json(Json::object({{"id", "x"}, {"workflow_version", "3"}}), e);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, "invalid_argument");
+  EXPECT_NE(s.error().message.find("workflow_version"), std::string::npos) << s.error().message;
+
+  s = from_json(Json::object({{"status", "sleeping"}}), e);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("status"), std::string::npos);
+
+  Commit c;
+  s = from_json(Json::object({{"events", Json::array({Json::object({{"seq", "one"}})})}}), c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("seq"), std::string::npos) << s.error().message;
+
+  s = from_json(Json::array(), e);
+  ASSERT_FALSE(s.ok());
+}
+
+TEST(Records, StatusNames) {
+  for (auto st : {ExecStatus::Queued, ExecStatus::Running, ExecStatus::Parked, ExecStatus::Paused,
+                  ExecStatus::Succeeded, ExecStatus::Failed, ExecStatus::Cancelled}) {
+    auto back = exec_status_from(to_string(st));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, st);
+  }
+  EXPECT_FALSE(exec_status_from("done").has_value());
+  EXPECT_TRUE(is_final(ExecStatus::Cancelled));
+  EXPECT_FALSE(is_final(ExecStatus::Paused));
+}
+
+TEST(Records, ErrorsRoundTripAndMalformedReportsAreContained) {
+  Error e("lease_lost", "execution x: lease gone", R"({"epoch":3})");
+  Error back = error_from_json_text(error_to_json(e).dump(), "backend");
+  EXPECT_EQ(back.code, "lease_lost");
+  EXPECT_EQ(back.message, e.message);
+  EXPECT_EQ(back.details, R"({"epoch":3})");
+
+  Error junk = error_from_json_text("segfault?!", "storage backend 'x' commit");
+  EXPECT_EQ(junk.code, "storage_error");
+  EXPECT_NE(junk.message.find("storage backend 'x' commit"), std::string::npos);
+  EXPECT_NE(junk.message.find("segfault?!"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace weft::store
+
+namespace weft::storage {
+namespace {
+
+TEST(StoreUrls, Sqlite) {
+  auto rel = parse_sqlite_url("sqlite:var/weft.db");
+  ASSERT_TRUE(rel.ok());
+  EXPECT_FALSE(rel->memory);
+  EXPECT_EQ(rel->path, "var/weft.db");
+  auto abs = parse_sqlite_url("sqlite:///abs/path.db");
+  ASSERT_TRUE(abs.ok());
+  EXPECT_EQ(abs->path, "/abs/path.db");
+  auto abs2 = parse_sqlite_url("sqlite:/abs/path.db");
+  ASSERT_TRUE(abs2.ok());
+  EXPECT_EQ(abs2->path, "/abs/path.db");
+  auto mem = parse_sqlite_url("sqlite::memory:");
+  ASSERT_TRUE(mem.ok());
+  EXPECT_TRUE(mem->memory);
+  EXPECT_FALSE(parse_sqlite_url("sqlite://host/x.db").ok());
+  EXPECT_FALSE(parse_sqlite_url("sqlite:").ok());
+  EXPECT_FALSE(parse_sqlite_url("sqlite:a\"b.db").ok());
+  EXPECT_FALSE(parse_sqlite_url("postgresql://x").ok());
+}
+
+TEST(StoreUrls, PostgresToConninfo) {
+  auto t = parse_postgres_url("postgresql://weft@127.0.0.1:5433/weft_test", 5);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->conninfo, "user=weft host=127.0.0.1 port=5433 dbname=weft_test connect_timeout=5");
+  EXPECT_EQ(t->display, "weft@127.0.0.1:5433/weft_test");
+
+  auto full = parse_postgres_url(
+      "postgres://me:p%40ss'w\\d@[::1]:6000,db2/my%20db?sslmode=require&application_name=w&connect_timeout=9",
+      5);
+  ASSERT_FALSE(full.ok());  // "my db" has a space: cannot go through SOCI 4.0
+  EXPECT_NE(full.error().message.find("dbname"), std::string::npos) << full.error().message;
+
+  auto escaped = parse_postgres_url(
+      "postgres://me:p%40ss'w\\d@[::1]:6000,db2/mydb?sslmode=require&connect_timeout=9", 5);
+  ASSERT_TRUE(escaped.ok()) << escaped.error().message;
+  EXPECT_EQ(escaped->conninfo,
+            "password=p@ss\\'w\\\\d user=me host=::1,db2 port=6000, dbname=mydb sslmode=require "
+            "connect_timeout=9");
+  EXPECT_EQ(escaped->display.find("p@ss"), std::string::npos) << "the password leaked into messages";
+
+  auto local = parse_postgres_url("postgresql:///weft", 0);
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(local->conninfo, "dbname=weft");
+
+  auto spaced = parse_postgres_url("postgresql://u:a%20b@h/db", 5);
+  ASSERT_FALSE(spaced.ok());
+  EXPECT_NE(spaced.error().message.find("passfile"), std::string::npos);
+  EXPECT_FALSE(parse_postgres_url("postgresql://h:port/db", 5).ok());
+  EXPECT_FALSE(parse_postgres_url("postgresql://h/db?novalue", 5).ok());
+  EXPECT_FALSE(parse_postgres_url("postgresql://h/db%zz", 5).ok());
+  EXPECT_FALSE(parse_postgres_url("mysql://h/db", 5).ok());
+}
+
+}  // namespace
+}  // namespace weft::storage

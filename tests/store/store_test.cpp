@@ -1,0 +1,982 @@
+// The store suite: one set of tests run against BOTH storage backends (SQLite and PostgreSQL),
+// through the real plugins loaded by the real registry, on real databases.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "host/core/call.hpp"
+#include "host/core/ids.hpp"
+#include "host/store/plugin_store.hpp"
+#include "tests/store/store_env.hpp"
+
+namespace weft::store {
+namespace {
+
+using testing::TestDb;
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+NewExecution new_exec(const std::string& owner = "", const std::string& key = "") {
+  NewExecution e;
+  e.workflow_id = "wf1";
+  e.workflow_version = 1;
+  e.owner_id = owner;
+  e.definition = Json::object({{"name", "test"}, {"nodes", Json::array()}});
+  e.input = Json::object({{"x", 1}});
+  e.idempotency_key = key;
+  return e;
+}
+
+Commit commit_for(const ExecutionRecord& e) {
+  Commit c;
+  c.execution_id = e.id;
+  c.lease = e.lease;
+  return c;
+}
+
+EventRecord event(int64_t seq, std::string type = "node_complete", Json data = Json::object()) {
+  EventRecord e;
+  e.seq = seq;
+  e.type = std::move(type);
+  e.data = std::move(data);
+  return e;
+}
+
+NodeRunRecord node_run(const std::string& node, Json output = Json::object({{"main", 1}})) {
+  NodeRunRecord r;
+  r.node_key = node;
+  r.node_id = node;
+  r.status = "succeeded";
+  r.attempt = 1;
+  r.output = std::move(output);
+  r.started_at_ms = 10;
+  r.finished_at_ms = 20;
+  return r;
+}
+
+NodeLogRecord node_log(const std::string& node, std::string lines = "hello") {
+  NodeLogRecord l;
+  l.node_key = node;
+  l.node_id = node;
+  l.attempt = 1;
+  l.status = "succeeded";
+  l.duration_us = 1234;
+  l.input = Json::object({{"main", 0}});
+  l.output = Json::object({{"main", 1}});
+  l.lines = std::move(lines);
+  return l;
+}
+
+bool table_exists(soci::session& s, bool sqlite, const std::string& table) {
+  long long n = 0;
+  std::string name = table;
+  if (sqlite) {
+    s << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = :n", soci::into(n),
+        soci::use(name);
+  } else {
+    s << "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+         " AND table_name = :n",
+        soci::into(n), soci::use(name);
+  }
+  return n > 0;
+}
+
+long long schema_version(soci::session& s) {
+  long long v = 0;
+  s << "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", soci::into(v);
+  return v;
+}
+
+#define ASSERT_OK(expr)                                                              \
+  do {                                                                               \
+    auto&& _r = (expr);                                                              \
+    ASSERT_TRUE(_r.ok()) << #expr << ": " << _r.error().code << ": " << _r.error().message; \
+  } while (0)
+
+// ---- fixture -----------------------------------------------------------------------------------
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (backend() == "postgresql" && testing::pg_url().empty()) {
+      GTEST_SKIP() << "WEFT_TEST_PG_URL is not set (scripts/test.sh starts a throwaway PostgreSQL)";
+    }
+    ASSERT_TRUE(testing::test_registry().find_storage(backend()))
+        << "the " << backend() << " storage plugin did not load from " << WEFT_TEST_PLUGIN_DIR;
+    db_ = std::make_unique<TestDb>(backend());
+    auto opened = db_->open();
+    ASSERT_TRUE(opened.ok()) << opened.error().code << ": " << opened.error().message;
+    store_ = std::move(opened).value();
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+  }
+
+  const std::string& backend() const { return GetParam(); }
+  bool sqlite() const { return backend() == "sqlite"; }
+
+  ExecutionRecord create(const NewExecution& e = new_exec()) {
+    auto r = store_->create_execution(e);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? *r : ExecutionRecord{};
+  }
+  ExecutionRecord get(const std::string& id) {
+    auto r = store_->get_execution(id);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? *r : ExecutionRecord{};
+  }
+  // Claims the next runnable execution; fails the test when there is none.
+  ExecutionRecord claim(const std::string& worker, int64_t lease_ms, int64_t now) {
+    auto r = store_->claim_execution(worker, lease_ms, now);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r.ok() && r->has_value()) << "nothing to claim";
+    return r.ok() && r->has_value() ? **r : ExecutionRecord{};
+  }
+  bool nothing_to_claim(int64_t now) {
+    auto r = store_->claim_execution("probe", 1000, now);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() && !r->has_value();
+  }
+
+  std::unique_ptr<TestDb> db_;
+  std::shared_ptr<Store> store_;
+};
+
+// ---- schema and migrations ---------------------------------------------------------------------
+
+TEST_P(StoreTest, MigrationsAreRecordedAndIdempotent) {
+  auto s = db_->inspect();
+  EXPECT_EQ(schema_version(*s), 3);
+  long long rows = 0;
+  *s << "SELECT COUNT(*) FROM schema_migrations", soci::into(rows);
+  EXPECT_EQ(rows, 3);
+  for (const char* t : {"workflows", "executions", "node_runs", "node_logs", "events", "plugin_states"}) {
+    EXPECT_TRUE(table_exists(*s, sqlite(), t)) << t;
+  }
+  // Re-opening the same database (while the first store is still open) applies nothing twice and
+  // sees the same data.
+  auto wf = store_->save_workflow("", "", "w", Json::object());
+  ASSERT_OK(wf);
+  auto again = db_->open();
+  ASSERT_OK(again);
+  *s << "SELECT COUNT(*) FROM schema_migrations", soci::into(rows);
+  EXPECT_EQ(rows, 3);
+  EXPECT_TRUE((*again)->get_workflow("", wf->id).ok());
+}
+
+TEST_P(StoreTest, RefusesASchemaNewerThanTheCode) {
+  {
+    auto s = db_->inspect();
+    *s << "INSERT INTO schema_migrations (version, name, applied_at) VALUES (7, 'from_the_future', 0)";
+  }
+  auto r = db_->open();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "schema_too_new");
+  EXPECT_NE(r.error().message.find("database schema version 7 is newer than this weft (3); upgrade weft"),
+            std::string::npos)
+      << r.error().message;
+}
+
+TEST_P(StoreTest, AFailedMigrationLeavesThePreviousVersionAndTheNextOpenAppliesIt) {
+  TestDb fresh(backend());
+  // Migration 2 runs its CREATE TABLEs, then "crashes" before its commit.
+  auto failed = fresh.open(Json::object({{"test_fail_migration", 2}}));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, "storage_error");
+  EXPECT_NE(failed.error().message.find("migration 2"), std::string::npos) << failed.error().message;
+  {
+    auto s = fresh.inspect();
+    EXPECT_EQ(schema_version(*s), 1);
+    EXPECT_TRUE(table_exists(*s, sqlite(), "executions"));
+    EXPECT_FALSE(table_exists(*s, sqlite(), "node_runs")) << "half of migration 2 survived";
+    EXPECT_FALSE(table_exists(*s, sqlite(), "events"));
+  }
+  auto reopened = fresh.open();
+  ASSERT_OK(reopened);
+  auto s = fresh.inspect();
+  EXPECT_EQ(schema_version(*s), 3);
+  EXPECT_TRUE(table_exists(*s, sqlite(), "node_runs"));
+  EXPECT_TRUE(table_exists(*s, sqlite(), "plugin_states"));
+}
+
+TEST_P(StoreTest, ConcurrentOpenersMigrateOnce) {
+  // Several servers starting together on an empty database: the migration lock (BEGIN IMMEDIATE /
+  // advisory lock) makes each migration run once and every opener succeed.
+  TestDb fresh(backend());
+  constexpr int kOpeners = 4;
+  std::vector<Result<std::shared_ptr<Store>>> results(kOpeners, Error("pending", ""));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kOpeners; ++i) {
+    threads.emplace_back([&, i] { results[i] = fresh.open(Json::object({{"pool_size", 1}})); });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) {
+    EXPECT_TRUE(r.ok()) << r.error().code << ": " << r.error().message;
+  }
+  auto s = fresh.inspect();
+  long long rows = 0;
+  *s << "SELECT COUNT(*) FROM schema_migrations", soci::into(rows);
+  EXPECT_EQ(rows, 3);
+}
+
+TEST_P(StoreTest, RejectsUnknownOptions) {
+  auto r = db_->open(Json::object({{"pool_sise", 2}}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "invalid_argument");
+  EXPECT_NE(r.error().message.find("pool_sise"), std::string::npos) << r.error().message;
+}
+
+// ---- workflows ---------------------------------------------------------------------------------
+
+TEST_P(StoreTest, WorkflowSavesAreImmutableVersions) {
+  auto v1 = store_->save_workflow("alice", "", "first", Json::object({{"n", 1}}));
+  ASSERT_OK(v1);
+  EXPECT_EQ(v1->id.size(), 26u);
+  EXPECT_EQ(v1->version, 1);
+  auto v2 = store_->save_workflow("alice", v1->id, "second", Json::object({{"n", 2}}));
+  ASSERT_OK(v2);
+  EXPECT_EQ(v2->id, v1->id);
+  EXPECT_EQ(v2->version, 2);
+
+  auto latest = store_->get_workflow("alice", v1->id);
+  ASSERT_OK(latest);
+  EXPECT_EQ(latest->version, 2);
+  EXPECT_EQ(latest->name, "second");
+  EXPECT_EQ(latest->definition, Json::object({{"n", 2}}));
+  auto first = store_->get_workflow("alice", v1->id, 1);
+  ASSERT_OK(first);
+  EXPECT_EQ(first->definition, Json::object({{"n", 1}}));
+  EXPECT_EQ(first->name, "first");
+  EXPECT_GT(first->created_at_ms, 0);
+
+  auto missing = store_->get_workflow("alice", v1->id, 3);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "not_found");
+  // A caller-chosen id starts at version 1.
+  auto named = store_->save_workflow("alice", "my-flow", "x", Json::object());
+  ASSERT_OK(named);
+  EXPECT_EQ(named->id, "my-flow");
+  EXPECT_EQ(named->version, 1);
+}
+
+TEST_P(StoreTest, ConcurrentSavesGetDistinctVersions) {
+  auto v1 = store_->save_workflow("", "", "w", Json::object());
+  ASSERT_OK(v1);
+  constexpr int kThreads = 6;
+  std::vector<int64_t> versions(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = store_->save_workflow("", v1->id, "w", Json::object({{"i", i}}));
+      versions[i] = r.ok() ? r->version : -1;
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::sort(versions.begin(), versions.end());
+  for (int i = 0; i < kThreads; ++i) EXPECT_EQ(versions[i], i + 2);
+}
+
+TEST_P(StoreTest, WorkflowsAreScopedByOwner) {
+  auto wf = store_->save_workflow("alice", "", "w", Json::object());
+  ASSERT_OK(wf);
+  auto other = store_->get_workflow("bob", wf->id);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, "not_found");
+  // Bob cannot add a version to Alice's workflow either.
+  auto hijack = store_->save_workflow("bob", wf->id, "mine now", Json::object());
+  ASSERT_FALSE(hijack.ok());
+  EXPECT_EQ(hijack.error().code, "not_found");
+  EXPECT_EQ(store_->get_workflow("alice", wf->id)->version, 1);
+}
+
+// ---- executions --------------------------------------------------------------------------------
+
+TEST_P(StoreTest, CreateAndGetExecution) {
+  NewExecution ne = new_exec("alice");
+  ne.mode = "sync";
+  ne.deadline_at_ms = 123456;
+  auto created = store_->create_execution(ne);
+  ASSERT_OK(created);
+  EXPECT_EQ(created->status, ExecStatus::Queued);
+  EXPECT_EQ(created->id.size(), 26u);
+  auto got = store_->get_execution(created->id);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->workflow_id, "wf1");
+  EXPECT_EQ(got->workflow_version, 1);
+  EXPECT_EQ(got->owner_id, "alice");
+  EXPECT_EQ(got->status, ExecStatus::Queued);
+  EXPECT_EQ(got->definition, ne.definition);
+  EXPECT_EQ(got->input, ne.input);
+  EXPECT_TRUE(got->output.is_null());
+  EXPECT_EQ(got->mode, "sync");
+  EXPECT_EQ(got->deadline_at_ms, 123456);
+  EXPECT_EQ(got->created_at_ms, created->created_at_ms);
+  EXPECT_EQ(got->lease.owner, "");
+  EXPECT_EQ(got->last_event_seq, 0);
+
+  auto missing = store_->get_execution("nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "not_found");
+
+  // A caller-chosen id that is taken is a conflict.
+  NewExecution dup = new_exec();
+  dup.id = created->id;
+  auto again = store_->create_execution(dup);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "conflict");
+}
+
+TEST_P(StoreTest, IdempotencyKeyDeduplicatesPerOwner) {
+  bool existed = true;
+  auto first = store_->create_execution(new_exec("alice", "k1"), &existed);
+  ASSERT_OK(first);
+  EXPECT_FALSE(existed);
+  auto second = store_->create_execution(new_exec("alice", "k1"), &existed);
+  ASSERT_OK(second);
+  EXPECT_TRUE(existed);
+  EXPECT_EQ(second->id, first->id);
+  // Same key, other owner: a different execution.
+  auto bobs = store_->create_execution(new_exec("bob", "k1"), &existed);
+  ASSERT_OK(bobs);
+  EXPECT_FALSE(existed);
+  EXPECT_NE(bobs->id, first->id);
+  // No key: never deduplicated.
+  auto a = store_->create_execution(new_exec("alice"), &existed);
+  auto b = store_->create_execution(new_exec("alice"), &existed);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_NE(a->id, b->id);
+}
+
+TEST_P(StoreTest, ConcurrentCreatesWithOneIdempotencyKeyMakeOneExecution) {
+  constexpr int kThreads = 8;
+  std::vector<std::string> ids(kThreads);
+  std::atomic<int> fresh{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      bool existed = false;
+      auto r = store_->create_execution(new_exec("alice", "same-key"), &existed);
+      if (!r.ok()) {
+        ++failures;
+        ADD_FAILURE() << r.error().code << ": " << r.error().message;
+        return;
+      }
+      ids[i] = r->id;
+      if (!existed) ++fresh;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(fresh.load(), 1);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 1u);
+}
+
+TEST_P(StoreTest, ListExecutionsFiltersAndPages) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(create(new_exec("alice")).id);
+  NewExecution other_wf = new_exec("alice");
+  other_wf.workflow_id = "wf2";
+  create(other_wf);
+  create(new_exec("bob"));
+
+  ExecutionFilter f;
+  f.owner_id = "alice";
+  f.workflow_id = "wf1";
+  f.limit = 2;
+  auto page1 = store_->list_executions(f);
+  ASSERT_OK(page1);
+  ASSERT_EQ(page1->size(), 2u);
+  EXPECT_EQ((*page1)[0].id, ids[4]);  // newest first
+  EXPECT_EQ((*page1)[1].id, ids[3]);
+  f.before_id = (*page1)[1].id;
+  auto page2 = store_->list_executions(f);
+  ASSERT_OK(page2);
+  ASSERT_EQ(page2->size(), 2u);
+  EXPECT_EQ((*page2)[0].id, ids[2]);
+  EXPECT_EQ((*page2)[1].id, ids[1]);
+  f.before_id = (*page2)[1].id;
+  auto page3 = store_->list_executions(f);
+  ASSERT_OK(page3);
+  ASSERT_EQ(page3->size(), 1u);
+  EXPECT_EQ((*page3)[0].id, ids[0]);
+
+  ExecutionFilter all;
+  all.owner_id = "alice";
+  EXPECT_EQ(store_->list_executions(all)->size(), 6u);
+  all.owner_id = "bob";
+  EXPECT_EQ(store_->list_executions(all)->size(), 1u);
+
+  ASSERT_OK(store_->request_cancel(ids[0]));
+  ExecutionFilter cancelled;
+  cancelled.owner_id = "alice";
+  cancelled.status = ExecStatus::Cancelled;
+  auto c = store_->list_executions(cancelled);
+  ASSERT_OK(c);
+  ASSERT_EQ(c->size(), 1u);
+  EXPECT_EQ((*c)[0].id, ids[0]);
+}
+
+// ---- the queue ---------------------------------------------------------------------------------
+
+TEST_P(StoreTest, ClaimTakesTheOldestRunnableAndLeasesIt) {
+  auto a = create();
+  auto b = create();
+  const int64_t now = wall_ms();
+  auto got = claim("w1", 30000, now);
+  EXPECT_EQ(got.id, a.id);
+  EXPECT_EQ(got.status, ExecStatus::Running);
+  EXPECT_EQ(got.lease.owner, "w1");
+  EXPECT_EQ(got.lease.epoch, 1);
+  EXPECT_EQ(got.lease_expires_at_ms, now + 30000);
+  EXPECT_EQ(claim("w2", 30000, now).id, b.id);
+  EXPECT_TRUE(nothing_to_claim(now));
+  // Bad arguments are refused.
+  auto bad = store_->claim_execution("", 1000, now);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "invalid_argument");
+}
+
+TEST_P(StoreTest, ConcurrentClaimersClaimEachExecutionExactlyOnce) {
+  constexpr int kExecutions = 40;
+  constexpr int kThreads = 8;
+  for (int i = 0; i < kExecutions; ++i) create();
+  const int64_t now = wall_ms();
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (;;) {
+        auto r = store_->claim_execution("worker-" + std::to_string(t), 60000, now);
+        if (!r.ok()) {
+          ++errors;
+          ADD_FAILURE() << r.error().code << ": " << r.error().message;
+          return;
+        }
+        if (!r->has_value()) return;
+        EXPECT_EQ((*r)->lease.epoch, 1);
+        std::lock_guard<std::mutex> lock(mu);
+        claimed.push_back((*r)->id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(kExecutions));
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(), static_cast<size_t>(kExecutions));
+  EXPECT_TRUE(nothing_to_claim(now));
+}
+
+TEST_P(StoreTest, ExpiredLeaseIsReclaimedWithTheNextEpoch) {
+  auto e = create();
+  const int64_t t0 = wall_ms();
+  auto first = claim("dead-worker", 1000, t0);
+  EXPECT_TRUE(nothing_to_claim(t0 + 999));  // still leased
+  auto second = claim("live-worker", 1000, t0 + 1001);
+  EXPECT_EQ(second.id, e.id);
+  EXPECT_EQ(second.lease.owner, "live-worker");
+  EXPECT_EQ(second.lease.epoch, first.lease.epoch + 1);
+  // The old owner's heartbeat is fenced off; the new owner's works.
+  auto stale = store_->heartbeat(e.id, first.lease, 1000, t0 + 1002);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, "lease_lost");
+  ASSERT_OK(store_->heartbeat(e.id, second.lease, 5000, t0 + 1002));
+  EXPECT_EQ(get(e.id).lease_expires_at_ms, t0 + 1002 + 5000);
+  EXPECT_TRUE(nothing_to_claim(t0 + 2500));  // the heartbeat extended it
+}
+
+TEST_P(StoreTest, StaleCommitAfterTakeoverIsLeaseLostAndWritesNothing) {
+  auto e = create();
+  const int64_t t0 = wall_ms();
+  auto old_lease = claim("old", 1000, t0);
+  auto new_lease = claim("new", 1000, t0 + 5000);
+  ASSERT_EQ(new_lease.id, e.id);
+
+  Commit stale = commit_for(old_lease);
+  stale.runs.push_back(node_run("a"));
+  stale.logs.push_back(node_log("a"));
+  stale.events.push_back(event(1));
+  stale.execution = ExecutionUpdate{};
+  stale.execution->status = ExecStatus::Succeeded;
+  auto r = store_->commit(stale);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "lease_lost");
+  EXPECT_TRUE(store_->node_runs(e.id)->empty());
+  EXPECT_TRUE(store_->node_logs(e.id)->empty());
+  EXPECT_TRUE(store_->events(e.id, 0, 0)->empty());
+  auto now = get(e.id);
+  EXPECT_EQ(now.status, ExecStatus::Running);
+  EXPECT_EQ(now.last_event_seq, 0);
+
+  Commit good = commit_for(new_lease);
+  good.runs.push_back(node_run("a"));
+  good.events.push_back(event(1));
+  ASSERT_OK(store_->commit(good));
+  EXPECT_EQ(store_->node_runs(e.id)->size(), 1u);
+}
+
+TEST_P(StoreTest, ListLeasedAndExpireLease) {
+  auto a = create();
+  create();
+  const int64_t now = wall_ms();
+  auto leased = claim("w", 60000, now);
+  auto list = store_->list_leased();
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].id, a.id);
+  // A stale epoch expires nothing.
+  ASSERT_OK(store_->expire_lease(a.id, Lease{"w", leased.lease.epoch + 7}));
+  EXPECT_EQ(get(a.id).lease_expires_at_ms, now + 60000);
+  ASSERT_OK(store_->expire_lease(a.id, leased.lease));
+  EXPECT_EQ(get(a.id).lease_expires_at_ms, 0);
+  // Reclaimable at once, with the next epoch; the other queued one comes after it (older first).
+  auto again = claim("w2", 60000, now);
+  EXPECT_EQ(again.id, a.id);
+  EXPECT_EQ(again.lease.epoch, 2);
+  auto missing = store_->expire_lease("nope", leased.lease);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "not_found");
+}
+
+TEST_P(StoreTest, CreateAlreadyClaimed) {
+  NewExecution ne = new_exec();
+  ne.claim_owner = "sync-caller";
+  ne.lease_ms = 10000;
+  auto e = store_->create_execution(ne);
+  ASSERT_OK(e);
+  EXPECT_EQ(e->status, ExecStatus::Running);
+  EXPECT_EQ(e->lease.owner, "sync-caller");
+  EXPECT_EQ(e->lease.epoch, 1);
+  EXPECT_EQ(e->lease_expires_at_ms, e->created_at_ms + 10000);
+  auto stored = get(e->id);
+  EXPECT_EQ(stored.status, ExecStatus::Running);
+  EXPECT_EQ(stored.lease.owner, "sync-caller");
+  EXPECT_TRUE(nothing_to_claim(e->created_at_ms + 100));
+  ASSERT_OK(store_->heartbeat(e->id, e->lease, 10000, e->created_at_ms + 100));
+}
+
+TEST_P(StoreTest, ParkedExecutionsWakeWhenDue) {
+  auto e = create();
+  const int64_t t0 = wall_ms();
+  auto leased = claim("w", 1000, t0);
+  Commit park = commit_for(leased);
+  park.events.push_back(event(1, "execution_parked"));
+  park.execution = ExecutionUpdate{};
+  park.execution->status = ExecStatus::Parked;
+  park.execution->wake_at_ms = t0 + 60000;
+  park.execution->release_lease = true;
+  ASSERT_OK(store_->commit(park));
+  auto parked = get(e.id);
+  EXPECT_EQ(parked.status, ExecStatus::Parked);
+  EXPECT_EQ(parked.lease.owner, "");
+  EXPECT_EQ(parked.lease_expires_at_ms, 0);
+  EXPECT_TRUE(nothing_to_claim(t0 + 59999));
+  auto woken = claim("w2", 1000, t0 + 60000);
+  EXPECT_EQ(woken.id, e.id);
+  EXPECT_EQ(woken.lease.epoch, 2);
+  // Parked with wake_at 0 waits for an answer: never claimed by time.
+  Commit answer_wait = commit_for(woken);
+  answer_wait.execution = ExecutionUpdate{};
+  answer_wait.execution->status = ExecStatus::Parked;
+  answer_wait.execution->wake_at_ms = 0;
+  answer_wait.execution->release_lease = true;
+  ASSERT_OK(store_->commit(answer_wait));
+  EXPECT_TRUE(nothing_to_claim(t0 + 10000000));
+}
+
+// ---- commits and events ------------------------------------------------------------------------
+
+TEST_P(StoreTest, CommitWritesRunsLogsEventsAndTheExecutionTogether) {
+  auto e = create();
+  auto leased = claim("w", 60000, wall_ms());
+  Commit c = commit_for(leased);
+  c.runs = {node_run("a"), node_run("b", Json::object({{"main", "b-out"}}))};
+  c.runs[1].scope = "loop1#2";
+  c.runs[1].node_key = "b@loop1#2";
+  c.logs = {node_log("a", "line 1\nline 2")};
+  c.events = {event(1, "execution_started"), event(2, "node_complete", Json::object({{"node", "a"}}))};
+  c.execution = ExecutionUpdate{};
+  c.execution->started_at_ms = 111;
+  ASSERT_OK(store_->commit(c));
+
+  // Upsert: the same node key again replaces the run.
+  Commit c2 = commit_for(leased);
+  c2.runs = {node_run("a", Json::object({{"main", "second"}}))};
+  c2.runs[0].attempt = 2;
+  c2.events = {event(3, "workflow_done", Json::object({{"status", "succeeded"}}))};
+  c2.execution = ExecutionUpdate{};
+  c2.execution->status = ExecStatus::Succeeded;
+  c2.execution->output = Json::object({{"result", 42}});
+  c2.execution->finished_at_ms = 222;
+  c2.execution->release_lease = true;
+  ASSERT_OK(store_->commit(c2));
+
+  auto runs = store_->node_runs(e.id);
+  ASSERT_OK(runs);
+  ASSERT_EQ(runs->size(), 2u);
+  std::map<std::string, NodeRunRecord> by_key;
+  for (const auto& r : *runs) by_key[r.node_key] = r;
+  EXPECT_EQ(by_key["a"].attempt, 2);
+  EXPECT_EQ(by_key["a"].output, Json::object({{"main", "second"}}));
+  EXPECT_EQ(by_key["a"].execution_id, e.id);
+  EXPECT_EQ(by_key["b@loop1#2"].scope, "loop1#2");
+  EXPECT_EQ(by_key["b@loop1#2"].node_id, "b");
+  EXPECT_EQ(by_key["b@loop1#2"].output, Json::object({{"main", "b-out"}}));
+
+  auto logs = store_->node_logs(e.id);
+  ASSERT_OK(logs);
+  ASSERT_EQ(logs->size(), 1u);
+  EXPECT_EQ((*logs)[0].lines, "line 1\nline 2");
+  EXPECT_EQ((*logs)[0].duration_us, 1234);
+  EXPECT_EQ((*logs)[0].input, Json::object({{"main", 0}}));
+
+  auto done = get(e.id);
+  EXPECT_EQ(done.status, ExecStatus::Succeeded);
+  EXPECT_EQ(done.output, Json::object({{"result", 42}}));
+  EXPECT_EQ(done.started_at_ms, 111);
+  EXPECT_EQ(done.finished_at_ms, 222);
+  EXPECT_EQ(done.lease.owner, "");
+  EXPECT_EQ(done.last_event_seq, 3);
+  EXPECT_TRUE(store_->list_leased()->empty());
+  // The released lease fences later commits by the old holder.
+  auto late = store_->commit(commit_for(leased));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, "lease_lost");
+}
+
+TEST_P(StoreTest, CommitWithAnEventGapWritesNothing) {
+  auto e = create();
+  auto leased = claim("w", 60000, wall_ms());
+  Commit gap = commit_for(leased);
+  gap.runs = {node_run("a")};
+  gap.logs = {node_log("a")};
+  gap.events = {event(1), event(3)};
+  gap.execution = ExecutionUpdate{};
+  gap.execution->status = ExecStatus::Failed;
+  auto r = store_->commit(gap);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "conflict");
+  EXPECT_TRUE(store_->node_runs(e.id)->empty());
+  EXPECT_TRUE(store_->node_logs(e.id)->empty());
+  EXPECT_TRUE(store_->events(e.id, 0, 0)->empty());
+  auto after = get(e.id);
+  EXPECT_EQ(after.status, ExecStatus::Running);
+  EXPECT_EQ(after.last_event_seq, 0);
+
+  // Duplicates are refused too: seq 1 twice.
+  Commit one = commit_for(leased);
+  one.events = {event(1)};
+  ASSERT_OK(store_->commit(one));
+  auto dup = store_->commit(one);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "conflict");
+  // And a stream that does not start right after the last persisted seq.
+  Commit skip = commit_for(leased);
+  skip.events = {event(3)};
+  EXPECT_EQ(store_->commit(skip).error().code, "conflict");
+  EXPECT_EQ(store_->events(e.id, 0, 0)->size(), 1u);
+}
+
+TEST_P(StoreTest, EventsAreOrderedAndPagedAfterASeq) {
+  auto e = create();
+  auto leased = claim("w", 60000, wall_ms());
+  int64_t seq = 0;
+  for (int batch : {3, 5, 2}) {
+    Commit c = commit_for(leased);
+    for (int i = 0; i < batch; ++i) {
+      ++seq;
+      c.events.push_back(event(seq, "node_complete", Json::object({{"n", seq}})));
+    }
+    ASSERT_OK(store_->commit(c));
+  }
+  auto page = store_->events(e.id, 0, 4);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ((*page)[i].seq, i + 1);
+    EXPECT_EQ((*page)[i].data, Json::object({{"n", i + 1}}));
+    EXPECT_EQ((*page)[i].execution_id, e.id);
+    EXPECT_GT((*page)[i].ts_ms, 0);
+  }
+  auto next = store_->events(e.id, 4, 4);
+  ASSERT_OK(next);
+  ASSERT_EQ(next->size(), 4u);
+  EXPECT_EQ(next->front().seq, 5);
+  EXPECT_EQ(next->back().seq, 8);
+  auto rest = store_->events(e.id, 8, 0);
+  ASSERT_OK(rest);
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ(rest->back().seq, 10);
+  EXPECT_TRUE(store_->events(e.id, 10, 0)->empty());
+  EXPECT_EQ(get(e.id).last_event_seq, 10);
+}
+
+TEST_P(StoreTest, LargePayloadsRoundTrip) {
+  std::string big(1 << 20, 'x');
+  for (size_t i = 0; i < big.size(); i += 97) big[i] = static_cast<char>('a' + i % 26);
+  Json payload = Json::object({{"blob", big}, {"list", Json::array({1, 2, 3})}});
+  NewExecution ne = new_exec();
+  ne.input = payload;
+  auto e = store_->create_execution(ne);
+  ASSERT_OK(e);
+  auto leased = claim("w", 60000, wall_ms());
+  Commit c = commit_for(leased);
+  c.runs = {node_run("a", Json::object({{"main", payload}}))};
+  c.execution = ExecutionUpdate{};
+  c.execution->status = ExecStatus::Succeeded;
+  c.execution->output = payload;
+  ASSERT_OK(store_->commit(c));
+  auto got = get(e->id);
+  EXPECT_EQ(got.input, payload);
+  EXPECT_EQ(got.output, payload);
+  auto runs = store_->node_runs(e->id);
+  ASSERT_OK(runs);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].output["main"], payload);
+}
+
+// ---- control -----------------------------------------------------------------------------------
+
+TEST_P(StoreTest, CancelFinishesIdleExecutionsAndFlagsRunningOnes) {
+  auto queued = create();
+  ASSERT_OK(store_->request_cancel(queued.id));
+  auto c = get(queued.id);
+  EXPECT_EQ(c.status, ExecStatus::Cancelled);
+  EXPECT_GT(c.finished_at_ms, 0);
+  EXPECT_EQ(c.last_event_seq, 1);
+  auto ev = store_->events(queued.id, 0, 0);
+  ASSERT_OK(ev);
+  ASSERT_EQ(ev->size(), 1u);
+  EXPECT_EQ((*ev)[0].seq, 1);
+  EXPECT_EQ((*ev)[0].type, "workflow_done");
+  EXPECT_EQ((*ev)[0].data, Json::object({{"status", "cancelled"}}));
+  // Finished: cancelling again is a conflict.
+  auto again = store_->request_cancel(queued.id);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "conflict");
+
+  auto running = create();
+  auto leased = claim("w", 60000, wall_ms());
+  ASSERT_EQ(leased.id, running.id);
+  ASSERT_OK(store_->request_cancel(running.id));
+  auto r = get(running.id);
+  EXPECT_EQ(r.status, ExecStatus::Running);
+  EXPECT_TRUE(r.cancel_requested);
+  EXPECT_EQ(r.lease.owner, "w");
+
+  // A parked one continues its event stream.
+  auto parked = create();
+  auto pl = claim("w", 60000, wall_ms());
+  Commit park = commit_for(pl);
+  park.events = {event(1, "execution_started"), event(2, "execution_parked")};
+  park.execution = ExecutionUpdate{};
+  park.execution->status = ExecStatus::Parked;
+  park.execution->release_lease = true;
+  ASSERT_OK(store_->commit(park));
+  ASSERT_OK(store_->request_cancel(parked.id));
+  EXPECT_EQ(get(parked.id).status, ExecStatus::Cancelled);
+  auto pev = store_->events(parked.id, 2, 0);
+  ASSERT_OK(pev);
+  ASSERT_EQ(pev->size(), 1u);
+  EXPECT_EQ((*pev)[0].seq, 3);
+
+  auto missing = store_->request_cancel("nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "not_found");
+}
+
+TEST_P(StoreTest, PausedExecutionsAreNotClaimedUntilResumed) {
+  const int64_t now = wall_ms();
+  auto q = create();
+  ASSERT_OK(store_->set_paused(q.id, true));
+  EXPECT_TRUE(get(q.id).pause_requested);
+  EXPECT_EQ(get(q.id).status, ExecStatus::Queued);
+  EXPECT_TRUE(nothing_to_claim(now));
+  ASSERT_OK(store_->set_paused(q.id, false));
+  auto leased = claim("w", 60000, now);
+  EXPECT_EQ(leased.id, q.id);
+
+  // Running: the flag is for its worker; the lease is untouched.
+  ASSERT_OK(store_->set_paused(q.id, true));
+  auto r = get(q.id);
+  EXPECT_TRUE(r.pause_requested);
+  EXPECT_EQ(r.status, ExecStatus::Running);
+  // The worker honours it: commits "paused" and lets go of the lease.
+  Commit pause = commit_for(leased);
+  pause.events = {event(1, "execution_paused")};
+  pause.execution = ExecutionUpdate{};
+  pause.execution->status = ExecStatus::Paused;
+  pause.execution->release_lease = true;
+  ASSERT_OK(store_->commit(pause));
+  EXPECT_TRUE(nothing_to_claim(now));
+  ASSERT_OK(store_->set_paused(q.id, false));
+  auto resumed = get(q.id);
+  EXPECT_EQ(resumed.status, ExecStatus::Queued);
+  EXPECT_FALSE(resumed.pause_requested);
+  auto again = claim("w2", 60000, now);
+  EXPECT_EQ(again.id, q.id);
+  EXPECT_EQ(again.lease.epoch, 2);
+
+  // Parked and due, but paused: stays put until resumed.
+  Commit park = commit_for(again);
+  park.execution = ExecutionUpdate{};
+  park.execution->status = ExecStatus::Parked;
+  park.execution->wake_at_ms = now + 10;
+  park.execution->release_lease = true;
+  ASSERT_OK(store_->commit(park));
+  ASSERT_OK(store_->set_paused(q.id, true));
+  EXPECT_TRUE(nothing_to_claim(now + 100));
+  ASSERT_OK(store_->set_paused(q.id, false));
+  EXPECT_EQ(claim("w3", 60000, now + 100).id, q.id);
+
+  // Finished executions cannot be paused; unknown ones do not exist.
+  auto done = create();
+  ASSERT_OK(store_->request_cancel(done.id));
+  EXPECT_EQ(store_->set_paused(done.id, true).error().code, "conflict");
+  EXPECT_EQ(store_->set_paused("nope", true).error().code, "not_found");
+}
+
+// ---- plugin states -----------------------------------------------------------------------------
+
+TEST_P(StoreTest, PluginStatesPersist) {
+  auto empty = store_->load_plugin_states();
+  ASSERT_OK(empty);
+  EXPECT_TRUE(empty->empty());
+  ASSERT_OK(store_->save_plugin_state("core", true));
+  ASSERT_OK(store_->save_plugin_state("slack", false));
+  ASSERT_OK(store_->save_plugin_state("core", false));
+  auto states = store_->load_plugin_states();
+  ASSERT_OK(states);
+  EXPECT_EQ(*states, (std::map<std::string, bool>{{"core", false}, {"slack", false}}));
+  ASSERT_OK(store_->save_plugin_state("slack", true));
+  // Another store on the same database sees them (they are persisted, not cached).
+  auto other = db_->open();
+  ASSERT_OK(other);
+  auto seen = (*other)->load_plugin_states();
+  ASSERT_OK(seen);
+  EXPECT_EQ(seen->at("slack"), true);
+}
+
+TEST_P(StoreTest, UnknownOperationIsUnsupported) {
+  auto* plugin_store = dynamic_cast<PluginStore*>(store_.get());
+  ASSERT_NE(plugin_store, nullptr);
+  auto r = plugin_store->call("drop_everything", Json::object());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "unsupported");
+  auto bad = plugin_store->call("get_execution", Json::object({{"id", 5}}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "invalid_argument");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+// ---- backend-specific --------------------------------------------------------------------------
+
+TEST(SqliteStore, InMemoryDatabase) {
+  auto s = open_store(testing::test_registry(), "sqlite::memory:");
+  ASSERT_OK(s);
+  auto e = (*s)->create_execution(new_exec("alice"));
+  ASSERT_OK(e);
+  auto got = (*s)->get_execution(e->id);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->input, new_exec().input);
+  // Two in-memory stores are two databases.
+  auto other = open_store(testing::test_registry(), "sqlite::memory:");
+  ASSERT_OK(other);
+  EXPECT_EQ((*other)->get_execution(e->id).error().code, "not_found");
+}
+
+TEST(SqliteStore, BadUrlsAreRefused) {
+  auto host = open_store(testing::test_registry(), "sqlite://somehost/x.db");
+  ASSERT_FALSE(host.ok());
+  EXPECT_EQ(host.error().code, "invalid_argument");
+  auto empty = open_store(testing::test_registry(), "sqlite:");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().code, "invalid_argument");
+}
+
+TEST(OpenStore, UnknownSchemeNamesTheLoadedBackends) {
+  auto r = open_store(testing::test_registry(), "mysql://x/y");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "not_found");
+  EXPECT_EQ(r.error().message, "no storage backend for scheme 'mysql' (loaded: postgresql, sqlite)");
+  auto none = open_store(testing::test_registry(), "no-scheme-here");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, "invalid_argument");
+}
+
+// A port nobody listens on: bind an ephemeral port, then close it.
+int closed_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    return 1;
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST(PostgresStore, UnreachableServerIsUnavailable) {
+  const std::string url = "postgresql://weft@127.0.0.1:" + std::to_string(closed_port()) + "/weft_test";
+  // Accepted as "postgres://" too.
+  for (const std::string& u : {url, "postgres" + url.substr(10)}) {
+    auto r = open_store(testing::test_registry(), u, Json::object({{"connect_timeout_s", 2}}));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, "unavailable") << r.error().message;
+    EXPECT_NE(r.error().message.find("cannot connect"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(PostgresStore, ReconnectsAfterTheServerDropsTheConnections) {
+  if (testing::pg_url().empty()) GTEST_SKIP() << "WEFT_TEST_PG_URL is not set";
+  TestDb db("postgresql");
+  const std::string app = "weft_t_" + random_hex(6);
+  std::string url = db.url() + (db.url().find('?') == std::string::npos ? "?" : "&") + "application_name=" + app;
+  auto opened = open_store(testing::test_registry(), url, db.options(Json::object({{"pool_size", 2}})));
+  ASSERT_OK(opened);
+  std::shared_ptr<Store> s = std::move(opened).value();
+  auto e = s->create_execution(new_exec());
+  ASSERT_OK(e);
+
+  // Kill every connection of this store from the server side.
+  auto admin = db.inspect();
+  long long killed = 0;
+  std::string name = app;
+  *admin << "SELECT COUNT(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE application_name = :a",
+      soci::into(killed), soci::use(name);
+  ASSERT_EQ(killed, 2);
+
+  // Claim and heartbeat reconnect and retry transparently; so do reads.
+  const int64_t now = wall_ms();
+  auto claimed = s->claim_execution("w", 60000, now);
+  ASSERT_OK(claimed);
+  ASSERT_TRUE(claimed->has_value());
+  EXPECT_EQ((*claimed)->id, e->id);
+  *admin << "SELECT COUNT(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE application_name = :a",
+      soci::into(killed), soci::use(name);
+  ASSERT_OK(s->heartbeat(e->id, (*claimed)->lease, 60000, now + 1));
+  *admin << "SELECT COUNT(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE application_name = :a",
+      soci::into(killed), soci::use(name);
+  ASSERT_OK(s->get_execution(e->id));
+}
+
+}  // namespace
+}  // namespace weft::store
