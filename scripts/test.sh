@@ -16,6 +16,9 @@
 # WEFT_CMAKE_ARGS, WEFT_JOBS, WEFT_SKIP_DEPS):
 #   WEFT_CTEST_ARGS   extra ctest arguments, split on whitespace (e.g. "-R Store -V")
 #   WEFT_NO_PG=1      do not start PostgreSQL (the PostgreSQL tests skip themselves)
+#   WEFT_SANITIZE_PASS=0  skip the AddressSanitizer/UndefinedBehaviorSanitizer pass (build-asan/),
+#                     which otherwise builds everything with -fsanitize=address,undefined and runs
+#                     the suite under it before the main run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -38,6 +41,14 @@ trap 'exit 129' HUP
 
 ./scripts/build.sh
 
+SAN_DIR=${WEFT_SANITIZE_BUILD_DIR:-build-asan}
+if [ "${WEFT_SANITIZE_PASS:-1}" = 1 ]; then
+  echo "test: building the sanitizer pass in $SAN_DIR (ASan + UBSan, -O1)"
+  cmake -S . -B "$SAN_DIR" -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g" "-DCMAKE_C_FLAGS_DEBUG=-O1 -g" \
+    -DWEFT_SANITIZE=ON -DWEFT_BUILD_TESTS=ON -DWEFT_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$SAN_DIR" -j"${WEFT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+fi
+
 if [ "${WEFT_NO_PG:-0}" = 1 ]; then
   echo "test: WEFT_NO_PG=1: not starting PostgreSQL; the PostgreSQL tests will skip themselves" >&2
 elif pg_env=$(./scripts/pg-temp.sh start); then
@@ -49,7 +60,16 @@ else
   echo "test: WARNING: running the tests without it: the PostgreSQL tests will be SKIPPED" >&2
 fi
 
-# Nothing may be printed after ctest: cleanup (the EXIT trap) is silent.
 rc=0
+if [ "${WEFT_SANITIZE_PASS:-1}" = 1 ]; then
+  echo "test: sanitizer pass (the whole suite under ASan + UBSan)"
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+    ctest --test-dir "$SAN_DIR" --output-on-failure -j2 "${CTEST_EXTRA[@]}" || rc=$?
+  echo "test: main pass"
+fi
+
+# Nothing may be printed after ctest: cleanup (the EXIT trap) is silent. The main pass runs last
+# so that its summary is the last line; the exit status covers both passes.
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 "${CTEST_EXTRA[@]}" || rc=$?
 exit "$rc"

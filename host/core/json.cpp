@@ -225,6 +225,7 @@ struct StringOut {
 }  // namespace
 
 void Json::dump_to(std::string& out) const {
+  out.reserve(out.size() + 64);
   StringOut os{&out};
   rapidjson::Writer<StringOut, rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::CrtAllocator,
                     rapidjson::kWriteNanAndInfFlag>

@@ -43,9 +43,36 @@ Json make_error(std::string code, std::string message, Json details = Json()) {
   return e;
 }
 
+// A lower bound of the serialized size of `v`, walking no further than `limit` bytes: lets
+// cap_value keep small values without serializing them.
+size_t size_at_least(const Json& v, size_t limit) {
+  switch (v.type()) {
+    case Json::Type::String: return v.as_string().size() + 2;
+    case Json::Type::Array: {
+      size_t n = 2;
+      for (const auto& e : v.as_array()) {
+        n += size_at_least(e, limit) + 1;
+        if (n > limit) return n;
+      }
+      return n;
+    }
+    case Json::Type::Object: {
+      size_t n = 2;
+      for (const auto& [k, e] : v.as_object()) {
+        n += k.size() + 4 + size_at_least(e, limit);
+        if (n > limit) return n;
+      }
+      return n;
+    }
+    default: return 24;  // numbers, booleans, null: generous, never under-estimated much
+  }
+}
+
 // Caps a value for logs/events: values whose JSON is larger than `max` become an explicit
 // truncation marker with a preview.
 Json cap_value(const Json& v, size_t max) {
+  // Escapes can only make the text longer, so a value estimated well below the cap fits.
+  if (size_at_least(v, max) * 6 < max) return v;
   std::string text = v.dump();
   if (text.size() <= max) return v;
   Json m = Json::object();
@@ -262,6 +289,8 @@ class ExecutionRun {
     ctx.set("workflow_id", rec_.workflow_id);
     ctx.set("workflow_version", rec_.workflow_version);
     execution_view_ = ctx;
+    context_prefix_ = ctx.dump();
+    context_prefix_.pop_back();  // drop the closing brace: per-node fields follow
   }
 
   RunResult run();
@@ -351,6 +380,7 @@ class ExecutionRun {
   std::vector<int64_t> loop_index_of_node_;
   std::vector<size_t> topo_pos_;
   Json execution_view_;
+  std::string context_prefix_;
 
   std::unordered_map<std::string, Activation> acts_;
   std::map<std::string, int64_t> active_iteration_;  // loop activation key -> current iteration
@@ -669,6 +699,10 @@ Prepared ExecutionRun::prepare(Activation& act) {
 }
 
 void ExecutionRun::add_event(std::string type, Json data) {
+  if (!ex_.options_.persist && !ex_.bus_) {
+    ++next_seq_;  // nobody keeps or watches events: only count them
+    return;
+  }
   store::EventRecord e;
   e.execution_id = rec_.id;
   e.seq = next_seq_++;
@@ -705,6 +739,7 @@ bool ExecutionRun::flush() {
   if (batch_.runs.empty() && batch_.logs.empty() && batch_.events.empty() && !batch_.execution) return true;
   batch_.execution_id = rec_.id;
   batch_.lease = lease_;
+  if (!ex_.options_.persist) batch_.logs.clear();
   if (ex_.options_.persist) {
     Status st;
     for (int tries = 0; tries < 4; ++tries) {
@@ -772,10 +807,15 @@ void ExecutionRun::launch_ready() {
       return &keep.back();
     };
     auto rendered = n.params.render(ctx);
-    Json ctxj = execution_view_;
-    ctxj.set("scope", act.scope);
-    ctxj.set("node_key", act.key);
-    p.context_text = ctxj.dump();
+    // {"execution_id","workflow_id","workflow_version","scope","node_key"}: the fixed part is
+    // serialized once per run.
+    p.context_text.reserve(context_prefix_.size() + act.key.size() + act.scope.size() + 32);
+    p.context_text = context_prefix_;
+    p.context_text += ",\"scope\":";
+    Json(act.scope).dump_to(p.context_text);
+    p.context_text += ",\"node_key\":";
+    Json(act.key).dump_to(p.context_text);
+    p.context_text += '}';
     int64_t now = monotonic_ms();
     p.deadline_mono = now + n.settings.timeout_ms;
     if (wf_deadline_mono_ > 0) p.deadline_mono = std::min(p.deadline_mono, wf_deadline_mono_);
@@ -856,18 +896,22 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
   }
   // The attempt's log record (PRODUCT.md §4 "Logs").
   store::NodeLogRecord log;
-  log.execution_id = rec_.id;
-  log.node_key = p.key;
-  log.node_id = n.id;
-  log.attempt = p.attempt;
-  log.started_at_ms = a.started_ms;
-  log.finished_at_ms = a.finished_ms;
-  log.duration_us = a.duration_us;
-  Json in = Json::object();
-  in.set("params", p.params);
-  in.set("input", p.input);
-  if (!p.resume.is_null()) in.set("resume", p.resume);
-  log.input = cap_value(in, ex_.options_.max_logged_bytes);
+  // Logs and events only matter when someone keeps or watches them.
+  const bool keep = ex_.options_.persist || ex_.bus_;
+  if (keep) {
+    log.execution_id = rec_.id;
+    log.node_key = p.key;
+    log.node_id = n.id;
+    log.attempt = p.attempt;
+    log.started_at_ms = a.started_ms;
+    log.finished_at_ms = a.finished_ms;
+    log.duration_us = a.duration_us;
+    Json in = Json::object();
+    in.set("params", p.params);
+    in.set("input", p.input);
+    if (!p.resume.is_null()) in.set("resume", p.resume);
+    log.input = cap_value(in, ex_.options_.max_logged_bytes);
+  }
   log.lines = std::move(a.lines);
   for (auto& [type, data] : a.events) {
     Json d = Json::object();
@@ -906,7 +950,7 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
 
   if (a.status == WEFT_OK) {
     log.status = "succeeded";
-    log.output = cap_value(out, ex_.options_.max_logged_bytes);
+    if (keep) log.output = cap_value(out, ex_.options_.max_logged_bytes);
     batch_.logs.push_back(std::move(log));
     if (p.loop_start) {
       Json d = Json::object();
@@ -931,7 +975,7 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
     Json handles = Json::array();
     for (const auto& m : out.as_object()) handles.push_back(m.first);
     d.set("handles", std::move(handles));
-    d.set("output", cap_value(out, 8 * 1024));
+    if (keep) d.set("output", cap_value(out, 8 * 1024));
     add_event("node_complete", std::move(d));
     propagate(p.node, p.scope);
     return;

@@ -196,6 +196,22 @@ TEST_P(ExecutorTest, LoopRunsTheBodyPerItemAndCollectsResults) {
   EXPECT_EQ(run_of(r, "each")->status, "succeeded");
 }
 
+TEST_P(ExecutorTest, NestedLoopsWithSkippedIterations) {
+  auto r = run(wf({node("start", "core.manual_trigger"), node("rows", "core.loop"), node("cells", "core.loop"),
+                   node("even", "core.if", R"({"condition":"{{ $item % 2 == 0 }}"})"),
+                   node("keep", "core.set", R"({"mode":"replace","fields":{"v":"{{ $item }}"}})"),
+                   node("row", "core.set", R"({"mode":"replace","fields":{"cells":"{{ $json }}"}})"),
+                   node("out", "core.noop")},
+                  {edge("start", "rows"), edge("rows", "cells", "item"), edge("cells", "even", "item"),
+                   edge("even", "keep", "true"), edge("keep", "cells", "main", "back"), edge("cells", "row", "done"),
+                   edge("row", "rows", "main", "back"), edge("rows", "out", "done")}),
+               Json::parse("[[1,2,3],[4,5,6,8]]").value());
+  ASSERT_EQ(r.result.outcome, RunOutcome::Succeeded) << r.result.error.dump();
+  EXPECT_EQ(r.exec.output.dump(), R"([{"cells":[{"v":2}]},{"cells":[{"v":4},{"v":6},{"v":8}]}])");
+  EXPECT_EQ(run_of(r, "keep@rows#0/cells#0")->status, "skipped");
+  EXPECT_EQ(run_of(r, "keep@rows#1/cells#3")->status, "succeeded");
+}
+
 TEST_P(ExecutorTest, EmptyLoopEmitsEmptyDone) {
   auto r = run(wf({node("start", "core.manual_trigger"), node("each", "core.loop"), node("body", "core.noop"),
                    node("out", "core.noop")},
