@@ -120,7 +120,7 @@ class Compiler {
     std::string p;
     for (size_t i = 0; i < depth_; ++i) {
       const Segment& seg = segment(i);
-      if (!p.empty()) p += '.';
+      if (i > 0) p += '.';
       if (seg.is_index) p += std::to_string(seg.index);
       else p.append(seg.key.data(), seg.key.size());
     }
