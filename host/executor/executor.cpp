@@ -5,6 +5,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <forward_list>
 #include <map>
 #include <optional>
 #include <thread>
@@ -796,15 +797,20 @@ void ExecutionRun::launch_ready() {
         ctx.index = i;
       }
     }
-    std::deque<Json> keep;  // node views referenced during rendering (stable addresses)
-    const std::string scope = act.scope;
-    ctx.node = [this, &keep, scope](std::string_view id) -> const Json* {
-      int64_t idx = p_.index_of(id);
+    // What $node lookups need, behind one pointer so the std::function stores it inline.
+    struct Lookup {
+      ExecutionRun* run;
+      const std::string* scope;
+      std::forward_list<Json> keep;  // node views referenced while rendering (stable, no upfront allocation)
+    } lookup{this, &act.scope, {}};
+    ctx.node = [l = &lookup](std::string_view id) -> const Json* {
+      const Plan& plan = l->run->p_;
+      int64_t idx = plan.index_of(id);
       if (idx < 0) return nullptr;
-      Activation* a = find(static_cast<size_t>(idx), prefix(scope, depth_[idx]));
+      Activation* a = l->run->find(static_cast<size_t>(idx), prefix(*l->scope, l->run->depth_[idx]));
       if (!a || (a->state != ActState::Succeeded && a->state != ActState::Failed)) return nullptr;
-      keep.push_back(node_view(*a));
-      return &keep.back();
+      l->keep.push_front(l->run->node_view(*a));
+      return &l->keep.front();
     };
     auto rendered = n.params.render(ctx);
     // {"execution_id","workflow_id","workflow_version","scope","node_key"}: the fixed part is
