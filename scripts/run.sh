@@ -48,12 +48,15 @@ fi
 cat <<EOF
 
 What happened:
-  * weft compiled $WORKFLOW: parsed and validated the JSON, resolved every node
-    type (built-in nodes and plugins) and checked the connections between nodes;
-  * it executed the nodes in dependency order and committed each node's result to the SQLite
-    database ./var/weft.db as soon as that node finished, so the run can be inspected afterwards;
-  * the events printed above are the same events the REST API streams to clients
-    (Server-Sent Events) while a run is in progress.
+  * weft loaded its plugins from $BUILD_DIR/plugins (each checked against its manifest's sha256
+    and ABI range): the core node pack and the SQLite and PostgreSQL storage backends;
+  * it compiled $WORKFLOW: every node type, handle, parameter, expression and edge was
+    checked before anything ran (try '$WEFT validate' on a broken file to see all problems at once);
+  * it executed the nodes in dependency order and committed each node's result, log and events
+    to the SQLite database ./var/weft.db before any dependent node started, so a crash resumes
+    from the last committed node ('$WEFT worker --until-idle' finishes interrupted runs);
+  * the numbered lines above are those events, in order; the REST API (next milestone) streams
+    the same events to clients over Server-Sent Events.
 
 Try more:
 EOF
