@@ -30,7 +30,7 @@ WorkerPool::~WorkerPool() {
   stop();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+    destroying_ = true;
   }
   cv_.notify_all();
   if (heartbeat_.joinable()) heartbeat_.join();
@@ -143,10 +143,9 @@ void WorkerPool::heartbeat_loop() {
     std::map<std::string, Active> snapshot;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(options_.heartbeat_ms), [this] {
-        return stopping_ && threads_.empty() && active_.empty();
-      });
-      if (stopping_ && threads_.empty() && active_.empty()) return;
+      // Leases are kept alive until the pool is destroyed: run_claimed() works without start().
+      cv_.wait_for(lock, std::chrono::milliseconds(options_.heartbeat_ms), [this] { return destroying_; });
+      if (destroying_) return;
       snapshot = active_;
     }
     for (auto& [id, a] : snapshot) {

@@ -73,7 +73,8 @@ class WorkerPool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Active> active_;
-  bool stopping_ = false;
+  bool stopping_ = false;    // claiming threads stop
+  bool destroying_ = false;  // the heartbeat thread stops (destructor)
   uint64_t wakeups_ = 0;
   std::vector<std::thread> threads_;
   std::thread heartbeat_;
