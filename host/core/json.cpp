@@ -180,9 +180,26 @@ bool Json::operator==(const Json& other) const {
 // ---- serialization -----------------------------------------------------------------------------
 namespace {
 
+// Appends to a std::string up to a cap. Past the cap it sets `over` and drops the rest; the
+// traversal checks `over` after every element, so a capped dump costs O(cap), not O(value).
+struct CappedOut {
+  using Ch = char;
+  std::string* s;
+  size_t cap;
+  bool over = false;
+  void Put(char c) {
+    if (s->size() >= cap) {
+      over = true;
+      return;
+    }
+    s->push_back(c);
+  }
+  void Flush() {}
+};
+
 template <typename Writer>
-void write_value(Writer& w, const Json& j) {
-  // Iterative would be nicer, but parse depth is bounded, and values built in code stay shallow.
+bool write_value(Writer& w, const CappedOut& os, const Json& j) {
+  // Recursion depth is bounded: parsed values by JsonParseLimits, built values stay shallow.
   switch (j.type()) {
     case Json::Type::Null: w.Null(); break;
     case Json::Type::Bool: w.Bool(j.as_bool()); break;
@@ -200,49 +217,45 @@ void write_value(Writer& w, const Json& j) {
     }
     case Json::Type::Array:
       w.StartArray();
-      for (const auto& e : j.as_array()) write_value(w, e);
+      for (const auto& e : j.as_array())
+        if (!write_value(w, os, e)) return false;
       w.EndArray();
       break;
     case Json::Type::Object:
       w.StartObject();
       for (const auto& m : j.as_object()) {
         w.Key(m.first.data(), static_cast<rapidjson::SizeType>(m.first.size()));
-        write_value(w, m.second);
+        if (os.over || !write_value(w, os, m.second)) return false;
       }
       w.EndObject();
       break;
   }
+  return !os.over;
 }
-
-// A minimal output stream appending to std::string (avoids an extra copy out of StringBuffer).
-struct StringOut {
-  using Ch = char;
-  std::string* s;
-  void Put(char c) { s->push_back(c); }
-  void Flush() {}
-};
 
 }  // namespace
 
-void Json::dump_to(std::string& out) const {
+bool Json::dump_to(std::string& out, size_t max_bytes) const {
   out.reserve(out.size() + 64);
-  StringOut os{&out};
-  rapidjson::Writer<StringOut, rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::CrtAllocator,
+  CappedOut os{&out, max_bytes};
+  rapidjson::Writer<CappedOut, rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::CrtAllocator,
                     rapidjson::kWriteNanAndInfFlag>
       w(os);
-  write_value(w, *this);
+  return write_value(w, os, *this);
 }
+void Json::dump_to(std::string& out) const { dump_to(out, std::string::npos); }
 std::string Json::dump() const {
   std::string out;
   dump_to(out);
   return out;
 }
 std::string Json::dump_pretty() const {
-  rapidjson::StringBuffer sb;
-  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(sb);
+  std::string out;
+  CappedOut os{&out, std::string::npos};
+  rapidjson::PrettyWriter<CappedOut> w(os);
   w.SetIndent(' ', 2);
-  write_value(w, *this);
-  return std::string(sb.GetString(), sb.GetSize());
+  write_value(w, os, *this);
+  return out;
 }
 
 // ---- parsing -----------------------------------------------------------------------------------

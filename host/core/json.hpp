@@ -99,6 +99,9 @@ class Json {
   // Serialization. Non-finite doubles are written as null.
   std::string dump() const;
   void dump_to(std::string& out) const;
+  // Appends at most max_bytes in total to `out` (counting what it held before); returns false
+  // when the value did not fit (out then ends with a cut-off prefix). Costs O(max_bytes).
+  bool dump_to(std::string& out, size_t max_bytes) const;
   std::string dump_pretty() const;
 
   // Parses UTF-8 JSON text. Errors carry code "json_parse_error" (with offset) or

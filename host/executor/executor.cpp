@@ -44,44 +44,17 @@ Json make_error(std::string code, std::string message, Json details = Json()) {
   return e;
 }
 
-// A lower bound of the serialized size of `v`, walking no further than `limit` bytes: lets
-// cap_value keep small values without serializing them.
-size_t size_at_least(const Json& v, size_t limit) {
-  switch (v.type()) {
-    case Json::Type::String: return v.as_string().size() + 2;
-    case Json::Type::Array: {
-      size_t n = 2;
-      for (const auto& e : v.as_array()) {
-        n += size_at_least(e, limit) + 1;
-        if (n > limit) return n;
-      }
-      return n;
-    }
-    case Json::Type::Object: {
-      size_t n = 2;
-      for (const auto& [k, e] : v.as_object()) {
-        n += k.size() + 4 + size_at_least(e, limit);
-        if (n > limit) return n;
-      }
-      return n;
-    }
-    default: return 24;  // numbers, booleans, null: generous, never under-estimated much
-  }
-}
-
 // Caps a value for logs/events: values whose JSON is larger than `max` become an explicit
-// truncation marker with a preview.
+// truncation marker with a preview. Costs O(max), whatever the value's size.
 Json cap_value(const Json& v, size_t max) {
-  // Escapes can only make the text longer, so a value estimated well below the cap fits.
-  if (size_at_least(v, max) * 6 < max) return v;
-  std::string text = v.dump();
-  if (text.size() <= max) return v;
+  std::string text;
+  if (v.dump_to(text, max)) return v;
   Json m = Json::object();
   m.set("$truncated", true);
-  m.set("bytes", static_cast<int64_t>(text.size()));
-  size_t cut = std::min<size_t>(1024, max);
+  m.set("limit_bytes", static_cast<int64_t>(max));
+  size_t cut = std::min<size_t>(1024, text.size());
   // Do not cut a UTF-8 sequence in half.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
   m.set("preview", text.substr(0, cut));
   return m;
 }
@@ -235,7 +208,7 @@ Attempt invoke(const PlanNode& node, const Prepared& p, NodeCall& call) {
   auto t1 = std::chrono::steady_clock::now();
   a.finished_ms = wall_ms();
   a.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count();
-  a.late = p.deadline_mono > 0 && monotonic_ms() > p.deadline_mono;
+  a.late = p.deadline_mono > 0 && monotonic_ms() >= p.deadline_mono;
   a.output = std::move(out.data);
   a.error = std::move(err.data);
   a.park = std::move(park.data);

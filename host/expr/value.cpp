@@ -1,7 +1,5 @@
 #include "host/expr/value.hpp"
 
-#include <rapidjson/writer.h>
-
 #include <charconv>
 #include <cstdio>
 #include <cmath>
@@ -25,71 +23,7 @@ bool truthy(const Json& v) {
   return false;
 }
 
-namespace {
-
-// Appends to a std::string and remembers when it went past the cap; the traversal checks
-// `over` after every event and stops, so the cost is bounded by the cap, not by the value.
-struct CappedOut {
-  using Ch = char;
-  std::string* s;
-  size_t cap;
-  bool over = false;
-  void Put(char c) {
-    if (s->size() >= cap) {
-      over = true;
-      return;
-    }
-    s->push_back(c);
-  }
-  void Flush() {}
-};
-
-using CappedWriter = rapidjson::Writer<CappedOut, rapidjson::UTF8<>, rapidjson::UTF8<>,
-                                       rapidjson::CrtAllocator, rapidjson::kWriteNanAndInfFlag>;
-
-bool write_capped(CappedWriter& w, const CappedOut& os, const Json& j) {
-  switch (j.type()) {
-    case Json::Type::Null: w.Null(); break;
-    case Json::Type::Bool: w.Bool(j.as_bool()); break;
-    case Json::Type::Int: w.Int64(j.as_int()); break;
-    case Json::Type::Double: {
-      double d = j.as_double();
-      if (std::isfinite(d)) w.Double(d);
-      else w.Null();
-      break;
-    }
-    case Json::Type::String: {
-      const auto& s = j.as_string();
-      w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-      break;
-    }
-    case Json::Type::Array:
-      w.StartArray();
-      for (const auto& e : j.as_array()) {
-        if (!write_capped(w, os, e)) return false;
-      }
-      w.EndArray();
-      break;
-    case Json::Type::Object:
-      w.StartObject();
-      for (const auto& m : j.as_object()) {
-        w.Key(m.first.data(), static_cast<rapidjson::SizeType>(m.first.size()));
-        if (os.over) return false;
-        if (!write_capped(w, os, m.second)) return false;
-      }
-      w.EndObject();
-      break;
-  }
-  return !os.over;
-}
-
-}  // namespace
-
-bool append_json(const Json& v, std::string& out, size_t max_bytes) {
-  CappedOut os{&out, max_bytes};
-  CappedWriter w(os);
-  return write_capped(w, os, v);
-}
+bool append_json(const Json& v, std::string& out, size_t max_bytes) { return v.dump_to(out, max_bytes); }
 
 bool append_text(const Json& v, std::string& out, size_t max_bytes) {
   if (v.is_string()) {
