@@ -47,6 +47,21 @@ Result<std::unique_ptr<Host>> Host::open(const Config& config) {
   return h;
 }
 
+Status Host::set_plugin_enabled(const std::string& name, bool enabled) {
+  if (!enabled) {
+    std::string scheme = config_.database.substr(0, config_.database.find(':'));
+    if (scheme == "postgres") scheme = "postgresql";
+    for (const auto& p : registry_->plugins()) {
+      if (p.name != name) continue;
+      for (const auto& s : p.storage_schemes)
+        if (s == scheme)
+          return Error("invalid_state", "plugin \"" + name + "\" serves this host's database (" + scheme +
+                                            "); it cannot be disabled while in use");
+    }
+  }
+  return registry_->set_enabled(name, enabled);
+}
+
 Result<compiler::PlanPtr> Host::plan_for(const store::ExecutionRecord& exec) {
   if (auto cached = plans_.get(exec.workflow_id, exec.workflow_version)) return cached;
   compiler::CompileOptions co;

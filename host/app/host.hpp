@@ -26,6 +26,10 @@ class Host {
   executor::WorkerPool& workers() { return *workers_; }
   executor::EventBus& bus() { return *bus_; }
 
+  // Enables/disables a plugin (persisted). Refuses to disable the plugin whose storage backend
+  // serves this host's database: its backend would keep serving, so "disabled" would be a lie.
+  Status set_plugin_enabled(const std::string& name, bool enabled);
+
   // The plan of an execution's workflow version, compiled once and cached.
   Result<compiler::PlanPtr> plan_for(const store::ExecutionRecord& exec);
 

@@ -387,7 +387,7 @@ int cmd_plugins(const Args& a) {
     return kExitOk;
   }
   if ((sub == "enable" || sub == "disable") && a.positional.size() == 2) {
-    weft::Status st = reg.set_enabled(a.positional[1], sub == "enable");
+    weft::Status st = (*host)->set_plugin_enabled(a.positional[1], sub == "enable");
     if (!st.ok()) {
       print_error(st.error());
       return st.error().code == "not_found" ? kExitInvalid : kExitSystem;

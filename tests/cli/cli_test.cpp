@@ -65,6 +65,14 @@ TEST_F(CliTest, VersionAndUsage) {
   EXPECT_NE(bad.out.find("unknown command"), std::string::npos);
 }
 
+TEST_F(CliTest, TheShippedConfigFileLoads) {
+  auto r = sh(base_ + " --config " + WEFT_SOURCE_DIR + "/config/weft.json run " + WEFT_EXAMPLES_DIR + "/hello.json");
+  EXPECT_EQ(r.status, 0) << r.out;
+  auto bad = sh(base_ + " --config " + write("bad.json", "{\"workers\": \"many\"}") + " nodes");
+  EXPECT_EQ(bad.status, 4) << bad.out;
+  EXPECT_NE(bad.out.find("\"workers\" must be an integer"), std::string::npos) << bad.out;
+}
+
 TEST_F(CliTest, RunsEveryExample) {
   for (const auto& entry : std::filesystem::directory_iterator(WEFT_EXAMPLES_DIR)) {
     if (entry.path().extension() != ".json") continue;
@@ -171,6 +179,9 @@ TEST_F(CliTest, PluginsCanBeDisabledAndEnabledPersistently) {
   EXPECT_EQ(sh(base_ + " run " + wf).status, 0);
   auto unknown = sh(base_ + " plugins disable nope");
   EXPECT_EQ(unknown.status, 2);
+  auto storage = sh(base_ + " plugins disable sqlite");
+  EXPECT_NE(storage.status, 0);
+  EXPECT_NE(storage.out.find("serves this host's database"), std::string::npos) << storage.out;
 }
 
 // Durability for real: kill -9 the process mid-workflow, start a worker, and the execution
