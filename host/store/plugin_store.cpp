@@ -87,7 +87,10 @@ PluginStore::~PluginStore() {
 }
 
 Result<Json> PluginStore::call(std::string_view op, const Json& args) {
-  const std::string args_text = args.dump();
+  return parse_result(op, call_text(op, to_json_text(args)));
+}
+
+Result<std::string> PluginStore::call_text(std::string_view op, const std::string& args_text) {
   StringSink result;
   StringSink error;
   weft_status st = backend_->vtable.call(conn_, to_weft_str(op), to_weft_str(args_text), &result.sink,
@@ -99,8 +102,13 @@ Result<Json> PluginStore::call(std::string_view op, const Json& args) {
     }
     return error_from_json_text(error.data, source_name(*backend_, op));
   }
-  if (result.data.empty()) return Json::object();
-  auto parsed = Json::parse(result.data, storage_json_limits());
+  return std::move(result.data);
+}
+
+Result<Json> PluginStore::parse_result(std::string_view op, Result<std::string> text) {
+  if (!text.ok()) return text.take_error();
+  if (text->empty()) return Json::object();
+  auto parsed = Json::parse(*text, storage_json_limits());
   if (!parsed.ok()) {
     return Error("storage_error", source_name(*backend_, op) + " returned malformed JSON: " +
                                       parsed.error().message);
@@ -124,9 +132,22 @@ Result<WorkflowRecord> PluginStore::get_workflow(const std::string& owner_id, co
 }
 
 Result<ExecutionRecord> PluginStore::create_execution(const NewExecution& e, bool* existed) {
-  auto r = call(op::kCreateExecution, to_json(e));
-  if (r.ok() && existed) *existed = (*r)["existed"].as_bool();
-  return decode<ExecutionRecord>(std::move(r), "execution");
+  // "omit_sent_documents": an execution created by this call comes back without the definition
+  // and input we are sending (often the largest part of the record): they are filled in here. A
+  // backend that does not know the flag returns them, and they are taken from its answer.
+  std::string args = to_json_text(e);
+  args.insert(args.size() - 1, R"(,"omit_sent_documents":true)");  // before the closing brace
+  auto r = parse_result(op::kCreateExecution, call_text(op::kCreateExecution, args));
+  if (!r.ok()) return r.take_error();
+  const bool found = (*r)["existed"].as_bool();
+  if (existed) *existed = found;
+  const bool has_definition = (*r)["execution"].contains("definition");
+  const bool has_input = (*r)["execution"].contains("input");
+  auto rec = decode<ExecutionRecord>(std::move(r), "execution");
+  if (!rec.ok() || found) return rec;
+  if (!has_definition) rec->definition = e.definition;
+  if (!has_input) rec->input = e.input;
+  return rec;
 }
 
 Result<ExecutionRecord> PluginStore::get_execution(const std::string& id) {
@@ -165,7 +186,12 @@ Status PluginStore::expire_lease(const std::string& execution_id, const Lease& l
                         object_of({{"execution_id", execution_id}, {"lease", to_json(lease)}})));
 }
 
-Status PluginStore::commit(const Commit& c) { return as_status(call(op::kCommit, to_json(c))); }
+Status PluginStore::commit(const Commit& c) {
+  // The result of a successful commit carries nothing: it is not parsed.
+  auto r = call_text(op::kCommit, to_json_text(c));
+  if (!r.ok()) return r.take_error();
+  return {};
+}
 
 Result<std::vector<NodeRunRecord>> PluginStore::node_runs(const std::string& execution_id) {
   return decode_list<NodeRunRecord>(

@@ -56,6 +56,11 @@ class PluginStore final : public Store {
   Result<Json> call(std::string_view op, const Json& args);
 
  private:
+  // One operation on JSON text both ways: the hot paths encode their arguments straight to text,
+  // and operations that only report success need not parse the result.
+  Result<std::string> call_text(std::string_view op, const std::string& args_text);
+  Result<Json> parse_result(std::string_view op, Result<std::string> text);
+
   PluginStore(std::shared_ptr<const registry::StorageBackend> backend, weft_storage_conn* conn);
 
   std::shared_ptr<const registry::StorageBackend> backend_;

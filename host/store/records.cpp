@@ -1,6 +1,10 @@
 #include "host/store/records.hpp"
 
+#include <rapidjson/internal/dtoa.h>
+
 #include <array>
+#include <charconv>
+#include <cmath>
 #include <utility>
 
 namespace weft::store {
@@ -433,6 +437,268 @@ Status from_json(const Json& j, ExecutionFilter& out) {
   r.i64("limit", out.limit);
   r.str("before_id", out.before_id);
   return r.result();
+}
+
+// ---- fast text encoding ------------------------------------------------------------------------
+// Writes exactly what Json::dump writes (RapidJSON's compact Writer: the same escapes, RapidJSON's
+// own shortest double formatting, non-finite doubles as null), but appends whole runs of plain
+// characters at once instead of one character at a time.
+
+namespace {
+
+class TextWriter {
+ public:
+  TextWriter() { out_.reserve(1024); }
+
+  TextWriter& key(std::string_view k) {
+    if (!first_.back()) out_.push_back(',');
+    first_.back() = 0;
+    escaped(k);
+    out_.push_back(':');
+    after_key_ = true;
+    return *this;
+  }
+  // The records' member names: plain ASCII literals, nothing to escape.
+  template <size_t N>
+  TextWriter& key(const char (&name)[N]) {
+    if (!first_.back()) out_.push_back(',');
+    first_.back() = 0;
+    out_.push_back('"');
+    out_.append(name, N - 1);
+    out_.append("\":", 2);
+    after_key_ = true;
+    return *this;
+  }
+  void str(std::string_view s) {
+    prefix();
+    escaped(s);
+  }
+  void i64(int64_t v) {
+    prefix();
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    (void)ec;  // 24 characters always hold an int64
+    out_.append(buf, static_cast<size_t>(end - buf));
+  }
+  void boolean(bool v) {
+    prefix();
+    out_ += v ? "true" : "false";
+  }
+  void null() {
+    prefix();
+    out_ += "null";
+  }
+  void json(const Json& j) {
+    switch (j.type()) {
+      case Json::Type::Null: null(); break;
+      case Json::Type::Bool: boolean(j.as_bool()); break;
+      case Json::Type::Int: i64(j.as_int()); break;
+      case Json::Type::Double: {
+        const double d = j.as_double();
+        if (!std::isfinite(d)) {
+          null();
+          break;
+        }
+        prefix();
+        char buf[32];
+        char* end = rapidjson::internal::dtoa(d, buf, kMaxDecimalPlaces);
+        out_.append(buf, static_cast<size_t>(end - buf));
+        break;
+      }
+      case Json::Type::String: str(j.as_string()); break;
+      case Json::Type::Array:
+        start_array();
+        for (const Json& e : j.as_array()) json(e);
+        end_array();
+        break;
+      case Json::Type::Object:
+        start_object();
+        for (const auto& [k, v] : j.as_object()) {
+          key(k);
+          json(v);
+        }
+        end_object();
+        break;
+    }
+  }
+  void start_object() {
+    prefix();
+    out_.push_back('{');
+    first_.push_back(1);
+  }
+  void end_object() {
+    out_.push_back('}');
+    first_.pop_back();
+  }
+  void start_array() {
+    prefix();
+    out_.push_back('[');
+    first_.push_back(1);
+  }
+  void end_array() {
+    out_.push_back(']');
+    first_.pop_back();
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  static constexpr int kMaxDecimalPlaces = 324;  // RapidJSON Writer's default
+
+  // Before a value: the comma between array elements (object members get theirs in key()).
+  void prefix() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (!first_.empty()) {
+      if (!first_.back()) out_.push_back(',');
+      first_.back() = 0;
+    }
+  }
+  // RapidJSON's escapes: the two-character forms it knows, \u00XX (upper-case hex) for the other
+  // control characters; everything else, UTF-8 included, as is.
+  void escaped(std::string_view s) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    out_.push_back('"');
+    const char* run = s.data();
+    const char* const end = s.data() + s.size();
+    for (const char* p = run; p != end; ++p) {
+      const auto c = static_cast<unsigned char>(*p);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out_.append(run, static_cast<size_t>(p - run));
+      run = p + 1;
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\b': out_ += "\\b"; break;
+        case '\f': out_ += "\\f"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        default: {
+          const char u[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+          out_.append(u, sizeof(u));
+        }
+      }
+    }
+    out_.append(run, static_cast<size_t>(end - run));
+    out_.push_back('"');
+  }
+
+  std::string out_;
+  std::vector<char> first_;  // per open container: no element written yet
+  bool after_key_ = false;
+};
+
+// Member order follows the to_json functions above.
+void write(TextWriter& w, const NodeRunRecord& v) {
+  w.start_object();
+  w.key("execution_id").str(v.execution_id);
+  w.key("node_key").str(v.node_key);
+  w.key("node_id").str(v.node_id);
+  w.key("scope").str(v.scope);
+  w.key("status").str(v.status);
+  w.key("attempt").i64(v.attempt);
+  w.key("output").json(v.output);
+  w.key("error").json(v.error);
+  w.key("park").json(v.park);
+  w.key("started_at_ms").i64(v.started_at_ms);
+  w.key("finished_at_ms").i64(v.finished_at_ms);
+  w.end_object();
+}
+
+void write(TextWriter& w, const NodeLogRecord& v) {
+  w.start_object();
+  w.key("execution_id").str(v.execution_id);
+  w.key("node_key").str(v.node_key);
+  w.key("node_id").str(v.node_id);
+  w.key("attempt").i64(v.attempt);
+  w.key("status").str(v.status);
+  w.key("started_at_ms").i64(v.started_at_ms);
+  w.key("finished_at_ms").i64(v.finished_at_ms);
+  w.key("duration_us").i64(v.duration_us);
+  w.key("input").json(v.input);
+  w.key("output").json(v.output);
+  w.key("error").json(v.error);
+  w.key("lines").str(v.lines);
+  w.end_object();
+}
+
+void write(TextWriter& w, const EventRecord& v) {
+  w.start_object();
+  w.key("execution_id").str(v.execution_id);
+  w.key("seq").i64(v.seq);
+  w.key("type").str(v.type);
+  w.key("data").json(v.data);
+  w.key("ts_ms").i64(v.ts_ms);
+  w.end_object();
+}
+
+void write(TextWriter& w, const ExecutionUpdate& v) {
+  w.start_object();
+  if (v.status) w.key("status").str(to_string(*v.status));
+  if (v.output) w.key("output").json(*v.output);
+  if (v.error) w.key("error").json(*v.error);
+  if (v.wake_at_ms) w.key("wake_at_ms").i64(*v.wake_at_ms);
+  if (v.started_at_ms) w.key("started_at_ms").i64(*v.started_at_ms);
+  if (v.finished_at_ms) w.key("finished_at_ms").i64(*v.finished_at_ms);
+  w.key("release_lease").boolean(v.release_lease);
+  w.end_object();
+}
+
+template <typename T>
+void write_array(TextWriter& w, const std::vector<T>& items) {
+  w.start_array();
+  for (const T& item : items) write(w, item);
+  w.end_array();
+}
+
+}  // namespace
+
+std::string to_json_text(const Json& v) {
+  TextWriter w;
+  w.json(v);
+  return w.take();
+}
+
+std::string to_json_text(const Commit& v) {
+  TextWriter w;
+  w.start_object();
+  w.key("execution_id").str(v.execution_id);
+  w.key("lease").start_object();
+  w.key("owner").str(v.lease.owner);
+  w.key("epoch").i64(v.lease.epoch);
+  w.end_object();
+  w.key("runs");
+  write_array(w, v.runs);
+  w.key("logs");
+  write_array(w, v.logs);
+  w.key("events");
+  write_array(w, v.events);
+  if (v.execution) {
+    w.key("execution");
+    write(w, *v.execution);
+  }
+  w.end_object();
+  return w.take();
+}
+
+std::string to_json_text(const NewExecution& v) {
+  TextWriter w;
+  w.start_object();
+  w.key("id").str(v.id);
+  w.key("workflow_id").str(v.workflow_id);
+  w.key("workflow_version").i64(v.workflow_version);
+  w.key("owner_id").str(v.owner_id);
+  w.key("definition").json(v.definition);
+  w.key("input").json(v.input);
+  w.key("idempotency_key").str(v.idempotency_key);
+  w.key("mode").str(v.mode);
+  w.key("deadline_at_ms").i64(v.deadline_at_ms);
+  w.key("claim_owner").str(v.claim_owner);
+  w.key("lease_ms").i64(v.lease_ms);
+  w.end_object();
+  return w.take();
 }
 
 // ---- errors ------------------------------------------------------------------------------------

@@ -94,6 +94,13 @@ Json to_json_array(const std::vector<T>& items) {
   return Json(std::move(a));
 }
 
+// Fast text encoding for the hot paths across the storage boundary. Each produces exactly the text
+// of the matching to_json(...).dump() / Json::dump(), but writes it straight from the values,
+// without building an intermediate Json tree, into one buffer.
+std::string to_json_text(const Json& v);
+std::string to_json_text(const Commit& v);
+std::string to_json_text(const NewExecution& v);
+
 // Errors on the wire: {"code","message","details"} (details is a JSON value, omitted if empty).
 Json error_to_json(const Error& e);
 // Never fails: text that is not a well-formed error object becomes a "storage_error" naming

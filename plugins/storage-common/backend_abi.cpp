@@ -2,6 +2,7 @@
 // nothing thrown inside (SOCI errors, bad_alloc, ...) crosses into the host; failures become an
 // error status plus {"code","message"} JSON in the error sink.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "host/core/json.hpp"
@@ -81,11 +82,14 @@ weft_status backend_call(weft_storage_conn* conn, weft_str op, weft_str args_jso
                          weft_sink* error) noexcept {
   try {
     if (!conn || !conn->store) return fail(error, Error("invalid_argument", "call: connection is NULL"));
-    auto args = parse_args(view(args_json), "arguments");
-    if (!args.ok()) return fail(error, args.error());
-    auto out = conn->store->call(view(op), *args);
-    if (!out.ok()) return fail(error, out.error());
-    write(result, out->dump());
+    std::optional<Result<Json>> out = conn->store->call_text(view(op), view(args_json));
+    if (!out) {
+      auto args = parse_args(view(args_json), "arguments");
+      if (!args.ok()) return fail(error, args.error());
+      out = conn->store->call(view(op), *args);
+    }
+    if (!out->ok()) return fail(error, out->error());
+    write(result, store::to_json_text(**out));
     return WEFT_OK;
   } catch (const std::exception& e) {
     return fail_exception(error, "call", e.what());

@@ -21,6 +21,70 @@ struct Migration {
 // JSONB if SQL-side querying is ever needed). Booleans are INTEGER 0/1. Times are Unix ms.
 // Every table that holds user data carries owner_id so per-user scoping (users/credentials come
 // in a later version) needs no table rewrite.
+// SQLite only (migration 4): the execution history tables as WITHOUT ROWID tables clustered by
+// their primary key. Every executed node appends to node_runs, node_logs and events in one commit;
+// as rowid tables each of them writes two b-trees (the rows, and the index on the key), as
+// clustered tables one, and since all rows of an execution are adjacent, one commit mostly
+// touches one leaf page per table. That is three fewer pages written to the WAL per node. (Rows of
+// more than ~1 KB spill into overflow pages sooner in a clustered table; for them the page count
+// comes out about even.) node_logs gets a per-execution sequence as its key instead of the global
+// id (the store assigns it, see SqlStore::write_commit); the ids already stored are kept, they are
+// increasing within each execution too.
+std::vector<std::string> cluster_history_tables() {
+  const std::string runs_cols =
+      "execution_id, node_key, node_id, scope, status, attempt, output, error, park, started_at, finished_at";
+  const std::string logs_cols =
+      "execution_id, id, node_key, node_id, attempt, status, started_at, finished_at, duration_us, input,"
+      " output, error, lines";
+  const std::string events_cols = "execution_id, seq, type, data, ts";
+  return {
+      "CREATE TABLE node_runs_v4 ("
+      " execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,"
+      " node_key TEXT NOT NULL,"
+      " node_id TEXT NOT NULL,"
+      " scope TEXT NOT NULL DEFAULT '',"
+      " status TEXT NOT NULL,"
+      " attempt BIGINT NOT NULL DEFAULT 0,"
+      " output TEXT NOT NULL,"
+      " error TEXT NOT NULL,"
+      " park TEXT NOT NULL,"
+      " started_at BIGINT NOT NULL DEFAULT 0,"
+      " finished_at BIGINT NOT NULL DEFAULT 0,"
+      " PRIMARY KEY (execution_id, node_key)) WITHOUT ROWID",
+      "INSERT INTO node_runs_v4 (" + runs_cols + ") SELECT " + runs_cols + " FROM node_runs",
+      "DROP TABLE node_runs",
+      "ALTER TABLE node_runs_v4 RENAME TO node_runs",
+      "CREATE TABLE node_logs_v4 ("
+      " execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,"
+      " id BIGINT NOT NULL,"
+      " node_key TEXT NOT NULL,"
+      " node_id TEXT NOT NULL,"
+      " attempt BIGINT NOT NULL DEFAULT 0,"
+      " status TEXT NOT NULL,"
+      " started_at BIGINT NOT NULL DEFAULT 0,"
+      " finished_at BIGINT NOT NULL DEFAULT 0,"
+      " duration_us BIGINT NOT NULL DEFAULT 0,"
+      " input TEXT NOT NULL,"
+      " output TEXT NOT NULL,"
+      " error TEXT NOT NULL,"
+      " lines TEXT NOT NULL DEFAULT '',"
+      " PRIMARY KEY (execution_id, id)) WITHOUT ROWID",
+      "INSERT INTO node_logs_v4 (" + logs_cols + ") SELECT " + logs_cols + " FROM node_logs",
+      "DROP TABLE node_logs",  // and its index node_logs_by_execution
+      "ALTER TABLE node_logs_v4 RENAME TO node_logs",
+      "CREATE TABLE events_v4 ("
+      " execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,"
+      " seq BIGINT NOT NULL,"
+      " type TEXT NOT NULL,"
+      " data TEXT NOT NULL,"
+      " ts BIGINT NOT NULL,"
+      " PRIMARY KEY (execution_id, seq)) WITHOUT ROWID",
+      "INSERT INTO events_v4 (" + events_cols + ") SELECT " + events_cols + " FROM events",
+      "DROP TABLE events",
+      "ALTER TABLE events_v4 RENAME TO events",
+  };
+}
+
 std::vector<Migration> all_migrations(Dialect d) {
   const std::string auto_id = d == Dialect::SQLite
                                   ? "INTEGER PRIMARY KEY"
@@ -118,6 +182,10 @@ std::vector<Migration> all_migrations(Dialect d) {
            " enabled INTEGER NOT NULL,"
            " updated_at BIGINT NOT NULL)",
        }},
+      // PostgreSQL's tables are heaps with separate indexes either way: nothing to change there,
+      // the version is recorded so that both dialects count alike.
+      {4, "cluster_history_tables",
+       d == Dialect::SQLite ? cluster_history_tables() : std::vector<std::string>{}},
   };
 }
 

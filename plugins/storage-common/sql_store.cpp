@@ -179,10 +179,10 @@ Result<std::vector<ExecutionRecord>> fetch_executions(Stmt& st, ExecRow& row) {
 }
 
 // One execution by id; nullopt when absent.
-Result<std::optional<ExecutionRecord>> read_execution(soci::session& s, const std::string& id,
-                                                      const char* suffix = "") {
+Result<std::optional<ExecutionRecord>> read_execution(soci::session& s, StatementCache* statements,
+                                                      const std::string& id, const char* suffix = "") {
   ExecRow row;
-  Stmt st(s);
+  Stmt st(s, statements);
   st.sql(std::string("SELECT ") + kExecColumns + " FROM executions WHERE id = :id" + suffix).use(id);
   row.bind(st);
   if (!st.run()) return std::optional<ExecutionRecord>();
@@ -313,6 +313,13 @@ Result<std::unique_ptr<SqlStore>> SqlStore::open(const DialectSupport& d, std::s
       if (!memory) {
         std::string mode;
         s << "PRAGMA journal_mode = WAL", soci::into(mode);
+        // A checkpoint copies the WAL into the database and syncs both files, in the thread of
+        // the commit that crosses the threshold. Every executed node commits, so with SQLite's
+        // default of 1000 pages (4 MB) a busy worker checkpoints every few seconds; 10000 pages
+        // (40 MB with 4 KB pages) makes that ten times rarer and lets repeated writes of the same
+        // pages (the execution row, the current leaf pages) be copied once. Durability is
+        // unchanged: a commit is in the WAL either way.
+        s << "PRAGMA wal_autocheckpoint = 10000";
       }
     };
   } else {
@@ -392,20 +399,6 @@ const SqlStore::OpEntry SqlStore::kOps[] = {
     {store::op::kSavePluginState, Access::Idempotent, &SqlStore::save_plugin_state},
 };
 
-Result<Json> SqlStore::call(std::string_view op, const Json& args) {
-  for (const OpEntry& e : kOps) {
-    if (e.name == op) {
-      if (!args.is_object()) {
-        return Error("invalid_argument", std::string(op) + ": arguments must be a JSON object, got " +
-                                             args.type_name());
-      }
-      return run(op, e.access, e.fn, args);
-    }
-  }
-  return Error("unsupported", std::string(dialect_.display_name) + " storage backend has no operation '" +
-                                  std::string(op) + "'");
-}
-
 Error SqlStore::db_error(std::string_view op, ErrorKind kind, const std::string& message) const {
   const std::string prefix = where_ + ": " + std::string(op) + ": ";
   switch (kind) {
@@ -422,7 +415,8 @@ Error SqlStore::db_error(std::string_view op, ErrorKind kind, const std::string&
   return Error("storage_error", prefix + message);
 }
 
-Result<Json> SqlStore::run(std::string_view op, Access access, OpFn fn, const Json& args) {
+template <typename Body>
+Result<Json> SqlStore::run(std::string_view op, Access access, Body&& body) {
   const bool write = access != Access::Read;
   const int max_attempts = sqlite() ? 1 : options_.reconnect_attempts;
   constexpr int kMaxRollbackRetries = 5;
@@ -438,7 +432,8 @@ Result<Json> SqlStore::run(std::string_view op, Access access, OpFn fn, const Js
       Ctx c;
       try {
         c.s = &lease.session();
-        return (this->*fn)(c, args);
+        c.statements = lease.statements();
+        return body(c);
       } catch (const ConnectionDown& e) {
         kind = ErrorKind::Connection;
         message = e.what();
@@ -468,6 +463,34 @@ Result<Json> SqlStore::run(std::string_view op, Access access, OpFn fn, const Js
   }
 }
 
+Result<Json> SqlStore::call(std::string_view op, const Json& args) {
+  for (const OpEntry& e : kOps) {
+    if (e.name == op) {
+      if (!args.is_object()) {
+        return Error("invalid_argument", std::string(op) + ": arguments must be a JSON object, got " +
+                                             args.type_name());
+      }
+      return run(op, e.access, [this, fn = e.fn, &args](Ctx& c) { return (this->*fn)(c, args); });
+    }
+  }
+  return Error("unsupported", std::string(dialect_.display_name) + " storage backend has no operation '" +
+                                  std::string(op) + "'");
+}
+
+std::optional<Result<Json>> SqlStore::call_text(std::string_view op, std::string_view args_text) {
+  if (op == store::op::kCommit) {
+    CommitArgs cm;
+    if (!decode_commit_args(args_text, cm)) return std::nullopt;
+    return run(op, Access::Write, [this, &cm](Ctx& c) { return write_commit(c, cm); });
+  }
+  if (op == store::op::kCreateExecution) {
+    CreateArgs ca;
+    if (!decode_create_args(args_text, ca)) return std::nullopt;
+    return run(op, Access::Write, [this, &ca](Ctx& c) { return write_create(c, ca); });
+  }
+  return std::nullopt;
+}
+
 // ---- workflows ---------------------------------------------------------------------------------
 
 Result<Json> SqlStore::save_workflow(Ctx& c, const Json& a) {
@@ -477,7 +500,7 @@ Result<Json> SqlStore::save_workflow(Ctx& c, const Json& a) {
   std::string name = args.str("name");
   if (!args.ok()) return args.error("save_workflow");
   const Json& definition = a["definition"];
-  std::string definition_text = definition.dump();
+  std::string definition_text = store::to_json_text(definition);
   const bool fresh = id.empty();
   if (fresh) id = new_id();
 
@@ -486,21 +509,22 @@ Result<Json> SqlStore::save_workflow(Ctx& c, const Json& a) {
   // PostgreSQL can both compute the same number: the loser's INSERT does nothing (primary key)
   // and it tries again with a fresh maximum.
   for (int attempt = 0; attempt < 20; ++attempt) {
-    Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+    Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
     if (!fresh) {
       std::string existing_owner;
-      s << "SELECT owner_id FROM workflows WHERE id = :id LIMIT 1", soci::into(existing_owner),
-          soci::use(id);
-      if (s.got_data() && existing_owner != owner) {
+      Stmt sel(s, c.statements);
+      sel.sql("SELECT owner_id FROM workflows WHERE id = :id LIMIT 1").use(id).into(existing_owner);
+      if (sel.run() && existing_owner != owner) {
         return Error("not_found", "workflow '" + id + "' not found");
       }
     }
     long long version = 0;
-    s << "SELECT COALESCE(MAX(version), 0) FROM workflows WHERE id = :id", soci::into(version),
-        soci::use(id);
+    Stmt max(s, c.statements);
+    max.sql("SELECT COALESCE(MAX(version), 0) FROM workflows WHERE id = :id").use(id).into(version);
+    max.run();
     ++version;
     long long now = wall_ms();
-    Stmt ins(s);
+    Stmt ins(s, c.statements);
     ins.sql("INSERT INTO workflows (id, version, owner_id, name, definition, created_at)"
             " VALUES (:id, :v, :o, :n, :d, :t) ON CONFLICT DO NOTHING")
         .use(id).use(version).use(owner).use(name).use(definition_text).use(now);
@@ -528,7 +552,7 @@ Result<Json> SqlStore::get_workflow(Ctx& c, const Json& a) {
   store::WorkflowRecord rec;
   std::string definition;
   long long got_version = 0, created = 0;
-  Stmt st(*c.s);
+  Stmt st(*c.s, c.statements);
   st.sql("SELECT version, name, definition, created_at FROM workflows WHERE id = :id AND owner_id = :o")
       .use(id).use(owner);
   if (version > 0) st.sql(" AND version = :v").use(version);
@@ -554,7 +578,13 @@ Result<Json> SqlStore::get_workflow(Ctx& c, const Json& a) {
 Result<Json> SqlStore::create_execution(Ctx& c, const Json& a) {
   Args args(a);
   auto ne = args.record<store::NewExecution>(nullptr);
+  const bool omit = args.boolean("omit_sent_documents");
   if (!args.ok()) return args.error("create_execution");
+  return write_create(c, to_create_args(std::move(ne), omit));
+}
+
+Result<Json> SqlStore::write_create(Ctx& c, const CreateArgs& a) {
+  store::NewExecution ne = a.ne;
   if (ne.mode.empty()) ne.mode = "async";
   if (!ne.claim_owner.empty() && ne.lease_ms <= 0) {
     return Error("invalid_argument", "create_execution: lease_ms must be positive with claim_owner");
@@ -581,10 +611,10 @@ Result<Json> SqlStore::create_execution(Ctx& c, const Json& a) {
   }
 
   soci::session& s = *c.s;
-  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
   auto existing_by_key = [&]() -> Result<std::optional<ExecutionRecord>> {
     ExecRow row;
-    Stmt st(s);
+    Stmt st(s, c.statements);
     st.sql(std::string("SELECT ") + kExecColumns +
            " FROM executions WHERE owner_id = :o AND idempotency_key = :k")
         .use(rec.owner_id).use(rec.idempotency_key);
@@ -605,13 +635,13 @@ Result<Json> SqlStore::create_execution(Ctx& c, const Json& a) {
     if (*found) return existed_result(std::move(**found));
   }
 
-  Stmt ins(s);
+  Stmt ins(s, c.statements);
   ins.sql(std::string("INSERT INTO executions (") + kExecColumns +
           ") VALUES (:id, :wf, :wv, :o, :st, :def, :in, :out, :err, :key, :mode, :ca, :sa, :fa,"
           " :ua, :wa, :da, :lo, :le, :lx, :cr, :pr, :seq) ON CONFLICT DO NOTHING");
   ins.use(rec.id).use(rec.workflow_id).use(static_cast<long long>(rec.workflow_version));
   ins.use(rec.owner_id).use(std::string(store::to_string(rec.status)));
-  ins.use(rec.definition.dump()).use(rec.input.dump()).use(rec.output.dump()).use(rec.error.dump());
+  ins.use(a.definition).use(a.input).use(store::to_json_text(rec.output)).use(store::to_json_text(rec.error));
   ins.use(rec.idempotency_key).use(rec.mode);
   ins.use(static_cast<long long>(rec.created_at_ms)).use(0LL).use(0LL);
   ins.use(static_cast<long long>(rec.updated_at_ms)).use(0LL);
@@ -630,14 +660,20 @@ Result<Json> SqlStore::create_execution(Ctx& c, const Json& a) {
     return Error("conflict", "execution '" + rec.id + "' already exists");
   }
   tx.commit();
-  return object_of({{"execution", store::to_json(rec)}, {"existed", false}});
+  Json created = store::to_json(rec);
+  if (a.omit_sent_documents) {
+    // The caller has them (and a decoded-from-text request never had them as values).
+    created.erase("definition");
+    created.erase("input");
+  }
+  return object_of({{"execution", std::move(created)}, {"existed", false}});
 }
 
 Result<Json> SqlStore::get_execution(Ctx& c, const Json& a) {
   Args args(a);
   std::string id = args.required("id");
   if (!args.ok()) return args.error("get_execution");
-  auto found = read_execution(*c.s, id);
+  auto found = read_execution(*c.s, c.statements, id);
   if (!found.ok()) return found.take_error();
   if (!*found) return execution_not_found(id);
   return object_of({{"execution", store::to_json(**found)}});
@@ -654,12 +690,13 @@ Result<Json> SqlStore::list_executions(Ctx& c, const Json& a) {
   // skip nor repeat rows created in the same millisecond.
   long long cursor_created = 0;
   if (!f.before_id.empty()) {
-    s << "SELECT created_at FROM executions WHERE id = :id AND owner_id = :o", soci::into(cursor_created),
-        soci::use(f.before_id), soci::use(f.owner_id);
-    if (!s.got_data()) return Error("not_found", "list cursor: execution '" + f.before_id + "' not found");
+    Stmt cur(s, c.statements);
+    cur.sql("SELECT created_at FROM executions WHERE id = :id AND owner_id = :o")
+        .use(f.before_id).use(f.owner_id).into(cursor_created);
+    if (!cur.run()) return Error("not_found", "list cursor: execution '" + f.before_id + "' not found");
   }
   ExecRow row;
-  Stmt st(s);
+  Stmt st(s, c.statements);
   st.sql(std::string("SELECT ") + kExecColumns + " FROM executions WHERE owner_id = :o").use(f.owner_id);
   if (!f.workflow_id.empty()) st.sql(" AND workflow_id = :wf").use(f.workflow_id);
   if (f.status) st.sql(" AND status = :st").use(std::string(store::to_string(*f.status)));
@@ -688,9 +725,9 @@ Result<Json> SqlStore::claim_execution(Ctx& c, const Json& a) {
   soci::session& s = *c.s;
   // SQLite: BEGIN IMMEDIATE makes select-then-update exclusive. PostgreSQL: FOR UPDATE SKIP LOCKED
   // lets concurrent claimers pass over rows another claimer is taking instead of queueing on them.
-  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
   std::string id;
-  Stmt pick(s);
+  Stmt pick(s, c.statements);
   pick.sql("SELECT id FROM executions WHERE"
            " (status = 'queued' AND pause_requested = 0)"
            " OR (status = 'running' AND lease_expires_at < :now1)"
@@ -704,10 +741,12 @@ Result<Json> SqlStore::claim_execution(Ctx& c, const Json& a) {
     return object_of({{"execution", Json()}});
   }
   long long expires = now + lease_ms;
-  s << "UPDATE executions SET status = 'running', lease_owner = :w, lease_epoch = lease_epoch + 1,"
-       " lease_expires_at = :x, updated_at = :u WHERE id = :id",
-      soci::use(worker), soci::use(expires), soci::use(now), soci::use(id);
-  auto rec = read_execution(s, id);
+  Stmt up(s, c.statements);
+  up.sql("UPDATE executions SET status = 'running', lease_owner = :w, lease_epoch = lease_epoch + 1,"
+         " lease_expires_at = :x, updated_at = :u WHERE id = :id")
+      .use(worker).use(expires).use(now).use(id);
+  up.run();
+  auto rec = read_execution(s, c.statements, id);
   if (!rec.ok()) return rec.take_error();
   if (!*rec) return Error("storage_error", "claimed execution '" + id + "' vanished");
   tx.commit();
@@ -726,8 +765,8 @@ Result<Json> SqlStore::heartbeat(Ctx& c, const Json& a) {
   long long expires = now + lease_ms;
   long long epoch = lease.epoch;
   soci::session& s = *c.s;
-  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
-  Stmt up(s);
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt up(s, c.statements);
   up.sql("UPDATE executions SET lease_expires_at = :x, updated_at = :u WHERE id = :id"
          " AND status = 'running' AND lease_owner <> '' AND lease_owner = :o AND lease_epoch = :e")
       .use(expires).use(now).use(id).use(lease.owner).use(epoch);
@@ -742,7 +781,7 @@ Result<Json> SqlStore::heartbeat(Ctx& c, const Json& a) {
 
 Result<Json> SqlStore::list_leased(Ctx& c, const Json&) {
   ExecRow row;
-  Stmt st(*c.s);
+  Stmt st(*c.s, c.statements);
   st.sql(std::string("SELECT ") + kExecColumns +
          " FROM executions WHERE status = 'running' AND lease_owner <> '' ORDER BY created_at, id");
   row.bind(st);
@@ -759,15 +798,15 @@ Result<Json> SqlStore::expire_lease(Ctx& c, const Json& a) {
   long long epoch = lease.epoch;
   long long now = wall_ms();
   soci::session& s = *c.s;
-  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
-  Stmt up(s);
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt up(s, c.statements);
   up.sql("UPDATE executions SET lease_expires_at = 0, updated_at = :u WHERE id = :id"
          " AND status = 'running' AND lease_owner <> '' AND lease_owner = :o AND lease_epoch = :e")
       .use(now).use(id).use(lease.owner).use(epoch);
   up.run();
   if (up.affected() != 1) {
     // Nothing to expire: the lease already changed hands (fine) — unless there is no such row.
-    auto found = read_execution(s, id);
+    auto found = read_execution(s, c.statements, id);
     if (!found.ok()) return found.take_error();
     if (!*found) return execution_not_found(id);
   }
@@ -781,121 +820,115 @@ Result<Json> SqlStore::commit(Ctx& c, const Json& a) {
   Args args(a);
   auto cm = args.record<store::Commit>(nullptr);
   if (!args.ok()) return args.error("commit");
-  if (cm.execution_id.empty()) return Error("invalid_argument", "commit: execution_id is required");
-  std::string id = cm.execution_id;
-  soci::session& s = *c.s;
-  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  return write_commit(c, to_commit_args(cm));
+}
 
-  // Fence: lock the row (PostgreSQL; SQLite holds the write lock already) and check the lease
-  // before anything is written.
-  std::string owner;
-  long long epoch = 0, last_seq = 0;
-  s << std::string("SELECT lease_owner, lease_epoch, last_event_seq FROM executions WHERE id = :id") +
-           for_update(),
-      soci::into(owner), soci::into(epoch), soci::into(last_seq), soci::use(id);
-  if (!s.got_data()) return execution_not_found(id);
-  if (cm.lease.owner.empty() || owner != cm.lease.owner || epoch != cm.lease.epoch) {
-    return Error("lease_lost", "execution '" + id + "': commit by " + cm.lease.owner + " (epoch " +
-                                   std::to_string(cm.lease.epoch) + ") refused, the lease is held by " +
-                                   (owner.empty() ? std::string("nobody") : owner) + " (epoch " +
-                                   std::to_string(epoch) + ")");
-  }
-  for (size_t i = 0; i < cm.events.size(); ++i) {
-    const long long want = last_seq + 1 + static_cast<long long>(i);
-    if (cm.events[i].seq != want) {
-      return Error("conflict", "execution '" + id + "': event seq " + std::to_string(cm.events[i].seq) +
-                                   " does not continue the stream (expected " + std::to_string(want) +
-                                   "; last persisted " + std::to_string(last_seq) + ")");
-    }
-  }
+Result<Json> SqlStore::write_commit(Ctx& c, const CommitArgs& cm) {
+  if (cm.execution_id.empty()) return Error("invalid_argument", "commit: execution_id is required");
+  const std::string& id = cm.execution_id;
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
   const long long now = wall_ms();
 
-  if (!cm.runs.empty()) {
-    std::string key, node_id, scope, status, output, error, park;
-    long long attempt = 0, started = 0, finished = 0;
-    soci::statement st =
-        (s.prepare << "INSERT INTO node_runs (execution_id, node_key, node_id, scope, status, attempt,"
-                      " output, error, park, started_at, finished_at)"
-                      " VALUES (:e, :k, :n, :sc, :st, :a, :o, :er, :p, :sa, :fa)"
-                      " ON CONFLICT (execution_id, node_key) DO UPDATE SET node_id = excluded.node_id,"
-                      " scope = excluded.scope, status = excluded.status, attempt = excluded.attempt,"
-                      " output = excluded.output, error = excluded.error, park = excluded.park,"
-                      " started_at = excluded.started_at, finished_at = excluded.finished_at",
-         soci::use(id), soci::use(key), soci::use(node_id), soci::use(scope), soci::use(status),
-         soci::use(attempt), soci::use(output), soci::use(error), soci::use(park), soci::use(started),
-         soci::use(finished));
-    for (const auto& r : cm.runs) {
-      key = r.node_key;
-      node_id = r.node_id;
-      scope = r.scope;
-      status = r.status;
-      attempt = r.attempt;
-      output = r.output.dump();
-      error = r.error.dump();
-      park = r.park.dump();
-      started = r.started_at_ms;
-      finished = r.finished_at_ms;
-      st.execute(true);
+  // The fence and the execution row's update are one statement: it only matches while the lease
+  // is still held and the events continue the stream. Whatever else differs (no such execution,
+  // the lease changed hands, an event gap) is sorted out below, off the common path. The UPDATE
+  // also locks the row (PostgreSQL; SQLite holds the write lock already) before anything else is
+  // written. Only the columns the update sets are named (values bound, column names fixed).
+  bool consecutive = true;
+  for (size_t i = 1; i < cm.events.size(); ++i) {
+    if (cm.events[i].seq != cm.events[0].seq + static_cast<long long>(i)) consecutive = false;
+  }
+  bool fenced = false;
+  if (!cm.lease.owner.empty() && consecutive) {
+    Stmt up(s, c.statements);
+    up.sql("UPDATE executions SET updated_at = :u").use(now);
+    if (!cm.events.empty()) up.sql(", last_event_seq = :seq").use(cm.events.back().seq);
+    if (cm.execution) {
+      const CommitArgs::Update& u = *cm.execution;
+      if (u.status) up.sql(", status = :st").use(std::string(store::to_string(*u.status)));
+      if (u.output) up.sql(", output = :o").use(*u.output);
+      if (u.error) up.sql(", error = :er").use(*u.error);
+      if (u.wake_at_ms) up.sql(", wake_at = :w").use(*u.wake_at_ms);
+      if (u.started_at_ms) up.sql(", started_at = :sa").use(*u.started_at_ms);
+      if (u.finished_at_ms) up.sql(", finished_at = :fa").use(*u.finished_at_ms);
+      if (u.release_lease) up.sql(", lease_owner = '', lease_expires_at = 0");
     }
+    up.sql(" WHERE id = :id AND lease_owner = :lo AND lease_epoch = :le").use(id).use(cm.lease.owner);
+    up.use(static_cast<long long>(cm.lease.epoch));
+    if (!cm.events.empty()) up.sql(" AND last_event_seq = :prev").use(cm.events.front().seq - 1);
+    up.run();
+    fenced = up.affected() == 1;
+  }
+  if (!fenced) {
+    // Nothing was written: say why.
+    std::string owner;
+    long long epoch = 0, last_seq = 0;
+    Stmt sel(s, c.statements);
+    sel.sql(std::string("SELECT lease_owner, lease_epoch, last_event_seq FROM executions WHERE id = :id") +
+            for_update())
+        .use(id).into(owner).into(epoch).into(last_seq);
+    if (!sel.run()) return execution_not_found(id);
+    if (cm.lease.owner.empty() || owner != cm.lease.owner || epoch != cm.lease.epoch) {
+      return Error("lease_lost", "execution '" + id + "': commit by " + cm.lease.owner + " (epoch " +
+                                     std::to_string(cm.lease.epoch) + ") refused, the lease is held by " +
+                                     (owner.empty() ? std::string("nobody") : owner) + " (epoch " +
+                                     std::to_string(epoch) + ")");
+    }
+    for (size_t i = 0; i < cm.events.size(); ++i) {
+      const long long want = last_seq + 1 + static_cast<long long>(i);
+      if (cm.events[i].seq != want) {
+        return Error("conflict", "execution '" + id + "': event seq " + std::to_string(cm.events[i].seq) +
+                                     " does not continue the stream (expected " + std::to_string(want) +
+                                     "; last persisted " + std::to_string(last_seq) + ")");
+      }
+    }
+    // The fenced update matched no row, yet the row matches now: it cannot happen inside one
+    // transaction, but if it does, nothing has been written and the caller may try again.
+    return Error("storage_error", "execution '" + id + "': commit fence did not match; nothing written");
   }
 
-  if (!cm.logs.empty()) {
-    std::string key, node_id, status, input, output, error, lines;
-    long long attempt = 0, started = 0, finished = 0, duration = 0;
-    soci::statement st =
-        (s.prepare << "INSERT INTO node_logs (execution_id, node_key, node_id, attempt, status,"
-                      " started_at, finished_at, duration_us, input, output, error, lines)"
-                      " VALUES (:e, :k, :n, :a, :st, :sa, :fa, :du, :i, :o, :er, :l)",
-         soci::use(id), soci::use(key), soci::use(node_id), soci::use(attempt), soci::use(status),
-         soci::use(started), soci::use(finished), soci::use(duration), soci::use(input),
-         soci::use(output), soci::use(error), soci::use(lines));
-    for (const auto& l : cm.logs) {
-      key = l.node_key;
-      node_id = l.node_id;
-      attempt = l.attempt;
-      status = l.status;
-      started = l.started_at_ms;
-      finished = l.finished_at_ms;
-      duration = l.duration_us;
-      input = l.input.dump();
-      output = l.output.dump();
-      error = l.error.dump();
-      lines = l.lines;
-      st.execute(true);
-    }
+  for (const auto& r : cm.runs) {
+    Stmt ins(s, c.statements);
+    ins.sql("INSERT INTO node_runs (execution_id, node_key, node_id, scope, status, attempt,"
+            " output, error, park, started_at, finished_at)"
+            " VALUES (:e, :k, :n, :sc, :st, :a, :o, :er, :p, :sa, :fa)"
+            " ON CONFLICT (execution_id, node_key) DO UPDATE SET node_id = excluded.node_id,"
+            " scope = excluded.scope, status = excluded.status, attempt = excluded.attempt,"
+            " output = excluded.output, error = excluded.error, park = excluded.park,"
+            " started_at = excluded.started_at, finished_at = excluded.finished_at");
+    ins.use(id).use(r.node_key).use(r.node_id).use(r.scope).use(r.status).use(r.attempt);
+    ins.use(r.output).use(r.error).use(r.park).use(r.started_at_ms).use(r.finished_at_ms);
+    ins.run();
   }
 
-  if (!cm.events.empty()) {
-    std::string type, data;
-    long long seq = 0, ts = 0;
-    soci::statement st = (s.prepare << "INSERT INTO events (execution_id, seq, type, data, ts)"
-                                       " VALUES (:e, :s, :t, :d, :ts)",
-                          soci::use(id), soci::use(seq), soci::use(type), soci::use(data), soci::use(ts));
-    for (const auto& e : cm.events) {
-      seq = e.seq;
-      type = e.type;
-      data = e.data.dump();
-      ts = e.ts_ms > 0 ? e.ts_ms : now;
-      st.execute(true);
+  for (const auto& l : cm.logs) {
+    Stmt ins(s, c.statements);
+    if (sqlite()) {
+      // Clustered by (execution_id, id) with a per-execution sequence (migration 4): the next
+      // one is found at the end of this execution's range of the primary key.
+      ins.sql("INSERT INTO node_logs (execution_id, id, node_key, node_id, attempt, status,"
+              " started_at, finished_at, duration_us, input, output, error, lines)"
+              " VALUES (:e, (SELECT COALESCE(MAX(id), 0) + 1 FROM node_logs WHERE execution_id = :e2),"
+              " :k, :n, :a, :st, :sa, :fa, :du, :i, :o, :er, :l)");
+      ins.use(id);
+    } else {
+      ins.sql("INSERT INTO node_logs (execution_id, node_key, node_id, attempt, status,"
+              " started_at, finished_at, duration_us, input, output, error, lines)"
+              " VALUES (:e, :k, :n, :a, :st, :sa, :fa, :du, :i, :o, :er, :l)");
     }
+    ins.use(id).use(l.node_key).use(l.node_id).use(l.attempt).use(l.status).use(l.started_at_ms);
+    ins.use(l.finished_at_ms).use(l.duration_us).use(l.input).use(l.output).use(l.error).use(l.lines);
+    ins.run();
   }
 
-  // The execution row: only the columns the update sets (values bound, column names fixed).
-  Stmt up(s);
-  up.sql("UPDATE executions SET updated_at = :u").use(now);
-  if (!cm.events.empty()) up.sql(", last_event_seq = :seq").use(cm.events.back().seq);
-  if (cm.execution) {
-    const store::ExecutionUpdate& u = *cm.execution;
-    if (u.status) up.sql(", status = :st").use(std::string(store::to_string(*u.status)));
-    if (u.output) up.sql(", output = :o").use(u.output->dump());
-    if (u.error) up.sql(", error = :er").use(u.error->dump());
-    if (u.wake_at_ms) up.sql(", wake_at = :w").use(static_cast<long long>(*u.wake_at_ms));
-    if (u.started_at_ms) up.sql(", started_at = :sa").use(static_cast<long long>(*u.started_at_ms));
-    if (u.finished_at_ms) up.sql(", finished_at = :fa").use(static_cast<long long>(*u.finished_at_ms));
-    if (u.release_lease) up.sql(", lease_owner = '', lease_expires_at = 0");
+  for (const auto& e : cm.events) {
+    Stmt ins(s, c.statements);
+    ins.sql("INSERT INTO events (execution_id, seq, type, data, ts) VALUES (:e, :s, :t, :d, :ts)");
+    ins.use(id).use(e.seq).use(e.type).use(e.data).use(e.ts_ms > 0 ? e.ts_ms : now);
+    ins.run();
   }
-  up.sql(" WHERE id = :id").use(id);
-  up.run();
+
   tx.commit();
   return Json::object();
 }
@@ -907,7 +940,7 @@ Result<Json> SqlStore::node_runs(Ctx& c, const Json& a) {
   store::NodeRunRecord r;
   std::string output, error, park;
   long long attempt = 0, started = 0, finished = 0;
-  Stmt st(*c.s);
+  Stmt st(*c.s, c.statements);
   st.sql("SELECT node_key, node_id, scope, status, attempt, output, error, park, started_at, finished_at"
          " FROM node_runs WHERE execution_id = :id ORDER BY started_at, node_key")
       .use(id);
@@ -944,7 +977,7 @@ Result<Json> SqlStore::node_logs(Ctx& c, const Json& a) {
   store::NodeLogRecord l;
   std::string input, output, error;
   long long attempt = 0, started = 0, finished = 0, duration = 0;
-  Stmt st(*c.s);
+  Stmt st(*c.s, c.statements);
   st.sql("SELECT node_key, node_id, attempt, status, started_at, finished_at, duration_us, input,"
          " output, error, lines FROM node_logs WHERE execution_id = :id ORDER BY id")
       .use(id);
@@ -985,7 +1018,7 @@ Result<Json> SqlStore::events(Ctx& c, const Json& a) {
   store::EventRecord e;
   std::string data;
   long long seq = 0, ts = 0;
-  Stmt st(*c.s);
+  Stmt st(*c.s, c.statements);
   st.sql("SELECT seq, type, data, ts FROM events WHERE execution_id = :id AND seq > :a"
          " ORDER BY seq LIMIT :l")
       .use(id).use(after).use(limit);
@@ -1013,12 +1046,13 @@ Result<Json> SqlStore::request_cancel(Ctx& c, const Json& a) {
   std::string id = args.required("execution_id");
   if (!args.ok()) return args.error("request_cancel");
   soci::session& s = *c.s;
-  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
   std::string status_text;
   long long last_seq = 0;
-  s << std::string("SELECT status, last_event_seq FROM executions WHERE id = :id") + for_update(),
-      soci::into(status_text), soci::into(last_seq), soci::use(id);
-  if (!s.got_data()) return execution_not_found(id);
+  Stmt sel(s, c.statements);
+  sel.sql(std::string("SELECT status, last_event_seq FROM executions WHERE id = :id") + for_update())
+      .use(id).into(status_text).into(last_seq);
+  if (!sel.run()) return execution_not_found(id);
   auto status = store::exec_status_from(status_text);
   if (!status) return Error("storage_error", "execution '" + id + "' has an unknown status '" + status_text + "'");
   if (store::is_final(*status)) {
@@ -1028,19 +1062,24 @@ Result<Json> SqlStore::request_cancel(Ctx& c, const Json& a) {
   if (*status == ExecStatus::Running) {
     // Its worker sees the flag at the next step boundary (or the next claimer does, if the
     // worker died) and finishes it as cancelled.
-    s << "UPDATE executions SET cancel_requested = 1, updated_at = :u WHERE id = :id", soci::use(now),
-        soci::use(id);
+    Stmt up(s, c.statements);
+    up.sql("UPDATE executions SET cancel_requested = 1, updated_at = :u WHERE id = :id").use(now).use(id);
+    up.run();
   } else {
     // Nobody runs it (queued, parked, paused): finish it here, with the closing event.
     long long seq = last_seq + 1;
     std::string type = "workflow_done";
-    std::string data = object_of({{"status", "cancelled"}}).dump();
-    s << "UPDATE executions SET status = 'cancelled', cancel_requested = 1, finished_at = :f,"
-         " updated_at = :u, last_event_seq = :seq, lease_owner = '', lease_expires_at = 0"
-         " WHERE id = :id",
-        soci::use(now), soci::use(now), soci::use(seq), soci::use(id);
-    s << "INSERT INTO events (execution_id, seq, type, data, ts) VALUES (:e, :s, :t, :d, :ts)",
-        soci::use(id), soci::use(seq), soci::use(type), soci::use(data), soci::use(now);
+    std::string data = store::to_json_text(object_of({{"status", "cancelled"}}));
+    Stmt up(s, c.statements);
+    up.sql("UPDATE executions SET status = 'cancelled', cancel_requested = 1, finished_at = :f,"
+           " updated_at = :u, last_event_seq = :seq, lease_owner = '', lease_expires_at = 0"
+           " WHERE id = :id")
+        .use(now).use(now).use(seq).use(id);
+    up.run();
+    Stmt ins(s, c.statements);
+    ins.sql("INSERT INTO events (execution_id, seq, type, data, ts) VALUES (:e, :s, :t, :d, :ts)")
+        .use(id).use(seq).use(type).use(data).use(now);
+    ins.run();
   }
   tx.commit();
   return Json::object();
@@ -1052,11 +1091,11 @@ Result<Json> SqlStore::set_paused(Ctx& c, const Json& a) {
   bool paused = args.boolean("paused");
   if (!args.ok()) return args.error("set_paused");
   soci::session& s = *c.s;
-  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
   std::string status_text;
-  s << std::string("SELECT status FROM executions WHERE id = :id") + for_update(), soci::into(status_text),
-      soci::use(id);
-  if (!s.got_data()) return execution_not_found(id);
+  Stmt sel(s, c.statements);
+  sel.sql(std::string("SELECT status FROM executions WHERE id = :id") + for_update()).use(id).into(status_text);
+  if (!sel.run()) return execution_not_found(id);
   auto status = store::exec_status_from(status_text);
   if (status && store::is_final(*status)) {
     return Error("conflict", "execution '" + id + "' already finished (" + status_text + ")");
@@ -1066,8 +1105,10 @@ Result<Json> SqlStore::set_paused(Ctx& c, const Json& a) {
   // Resuming an execution its worker parked as "paused" puts it back in the queue; the claimer
   // rebuilds its state from the committed node runs.
   std::string new_status = !paused && status == ExecStatus::Paused ? "queued" : status_text;
-  s << "UPDATE executions SET pause_requested = :p, status = :st, updated_at = :u WHERE id = :id",
-      soci::use(flag), soci::use(new_status), soci::use(now), soci::use(id);
+  Stmt up(s, c.statements);
+  up.sql("UPDATE executions SET pause_requested = :p, status = :st, updated_at = :u WHERE id = :id")
+      .use(flag).use(new_status).use(now).use(id);
+  up.run();
   tx.commit();
   return Json::object();
 }
@@ -1077,7 +1118,7 @@ Result<Json> SqlStore::set_paused(Ctx& c, const Json& a) {
 Result<Json> SqlStore::load_plugin_states(Ctx& c, const Json&) {
   std::string name;
   long long enabled = 0;
-  Stmt st(*c.s);
+  Stmt st(*c.s, c.statements);
   st.sql("SELECT name, enabled FROM plugin_states ORDER BY name");
   st.into(name).into(enabled);
   Json states = Json::object();
@@ -1096,10 +1137,12 @@ Result<Json> SqlStore::save_plugin_state(Ctx& c, const Json& a) {
   if (!args.ok()) return args.error("save_plugin_state");
   long long now = wall_ms();
   soci::session& s = *c.s;
-  Tx tx(s, dialect_.dialect, true, &c.commit_sent);
-  s << "INSERT INTO plugin_states (name, enabled, updated_at) VALUES (:n, :e, :u)"
-       " ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
-      soci::use(name), soci::use(enabled), soci::use(now);
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt up(s, c.statements);
+  up.sql("INSERT INTO plugin_states (name, enabled, updated_at) VALUES (:n, :e, :u)"
+         " ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at")
+      .use(name).use(enabled).use(now);
+  up.run();
   tx.commit();
   return Json::object();
 }

@@ -10,11 +10,13 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "host/core/json.hpp"
 #include "host/core/result.hpp"
+#include "plugins/storage-common/fast_args.hpp"
 #include "plugins/storage-common/sql_support.hpp"
 #include "plugins/storage-common/storage_backend.hpp"
 
@@ -38,10 +40,15 @@ class SqlStore {
 
   // Runs one operation. args: a JSON object; the result is a JSON object.
   Result<Json> call(std::string_view op, const Json& args);
+  // The same from the argument text, for the operations with a fast path that skips the generic
+  // JSON tree (commit, create_execution: see fast_args.hpp); nullopt: no fast path for this op or these
+  // arguments, parse them and use call().
+  std::optional<Result<Json>> call_text(std::string_view op, std::string_view args_text);
 
   // Per-call state passed to the operations.
   struct Ctx {
     soci::session* s = nullptr;
+    StatementCache* statements = nullptr;  // the connection's prepared statements
     bool commit_sent = false;  // set right before COMMIT goes out: outcome unknown if it fails
   };
 
@@ -60,7 +67,9 @@ class SqlStore {
   static const OpEntry kOps[];
 
   SqlStore(const DialectSupport& dialect, StoreOptions options, std::string where);
-  Result<Json> run(std::string_view op, Access access, OpFn fn, const Json& args);
+  // Runs body(Ctx&) on a pooled connection with the retry rules of `access`.
+  template <typename Body>
+  Result<Json> run(std::string_view op, Access access, Body&& body);
   Error db_error(std::string_view op, ErrorKind kind, const std::string& message) const;
   bool sqlite() const { return dialect_.dialect == Dialect::SQLite; }
   const char* for_update() const { return sqlite() ? "" : " FOR UPDATE"; }
@@ -68,6 +77,7 @@ class SqlStore {
   Result<Json> save_workflow(Ctx& c, const Json& a);
   Result<Json> get_workflow(Ctx& c, const Json& a);
   Result<Json> create_execution(Ctx& c, const Json& a);
+  Result<Json> write_create(Ctx& c, const CreateArgs& a);
   Result<Json> get_execution(Ctx& c, const Json& a);
   Result<Json> list_executions(Ctx& c, const Json& a);
   Result<Json> claim_execution(Ctx& c, const Json& a);
@@ -75,6 +85,7 @@ class SqlStore {
   Result<Json> list_leased(Ctx& c, const Json& a);
   Result<Json> expire_lease(Ctx& c, const Json& a);
   Result<Json> commit(Ctx& c, const Json& a);
+  Result<Json> write_commit(Ctx& c, const CommitArgs& cm);
   Result<Json> node_runs(Ctx& c, const Json& a);
   Result<Json> node_logs(Ctx& c, const Json& a);
   Result<Json> events(Ctx& c, const Json& a);

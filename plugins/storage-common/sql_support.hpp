@@ -1,6 +1,7 @@
 // Small helpers over SOCI used by the SQL store: a connection pool with per-connection setup and
-// reconnection, a transaction guard that knows the dialect's BEGIN, and a statement builder for
-// queries whose shape depends on the arguments (values are always bound, never spliced).
+// reconnection and a per-connection cache of prepared statements, a transaction guard that knows
+// the dialect's BEGIN, and a statement builder for queries whose shape depends on the arguments
+// (values are always bound, never spliced).
 //
 // These throw soci::soci_error like SOCI itself; SqlStore::run() turns them into weft errors.
 #pragma once
@@ -12,6 +13,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "plugins/storage-common/storage_backend.hpp"
@@ -23,6 +26,112 @@ namespace weft::storage {
 class ConnectionDown : public soci::soci_error {
  public:
   using soci::soci_error::soci_error;
+};
+
+// Prepared statements kept per connection and reused across operations, keyed by SQL text.
+// Preparing (parsing and planning) a statement costs more than running the small statements the
+// store issues, so every query goes through this cache (Stmt below).
+//
+// SOCI binds use/into elements by reference, so each cached statement owns the storage it is bound
+// to (slots in placeholder order); Stmt copies values in before and results out after each
+// execution. A cache belongs to one pooled connection and is only touched by the holder of that
+// connection's lease. It must be cleared before its connection closes or reconnects (the prepared
+// statements refer to the connection).
+class StatementCache {
+ public:
+  struct Entry {
+    explicit Entry(soci::session& s) : st(s) {}
+    soci::statement st;
+    std::string signature;  // binding types in order: 's'/'i' use, 'S'/'I' into
+    std::deque<std::string> strings_in;  // deque: bound references stay valid as it grows
+    std::deque<long long> ints_in;
+    std::deque<std::string> strings_out;
+    std::deque<long long> ints_out;
+    bool busy = false;  // in use by a live Stmt (a nested use of the same SQL prepares its own)
+  };
+
+  // `release` (optional) runs when a Stmt is done with a cached statement: SQLite resets it so an
+  // unfinished SELECT does not keep its read snapshot open.
+  using Release = void (*)(soci::statement&) noexcept;
+  explicit StatementCache(Release release) : release_(release) {}
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  // The idle cached statement for `sql` with these bindings, marked busy; nullptr when there is
+  // none (the caller prepares it and may add() it).
+  Entry* acquire(const std::string& sql, const std::string& signature);
+  // Takes a freshly prepared statement into the cache (marked busy); false (and the entry stays
+  // with the caller) when the cache is full: statements whose text varies without bound are not
+  // worth keeping.
+  bool add(const std::string& sql, std::unique_ptr<Entry>& entry);
+  void release(Entry* e) noexcept;
+  void clear() noexcept { entries_.clear(); }
+  size_t size() const { return entries_.size(); }
+
+  static constexpr size_t kMaxEntries = 128;
+
+ private:
+  Release release_;
+  std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
+};
+
+// A statement assembled at run time. Values are bound positionally in the order use() is called,
+// which must match the order of the :placeholders in the SQL; into() targets receive the columns
+// of the current row after run() and next(). With a cache the prepared statement is reused by
+// later Stmts with the same text on the same connection; without one it is prepared for one use.
+class Stmt {
+ public:
+  explicit Stmt(soci::session& s, StatementCache* cache = nullptr) : s_(s), cache_(cache) {}
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& sql(std::string_view text) {
+    sql_ += text;
+    return *this;
+  }
+  Stmt& use(std::string v) {
+    signature_ += 's';
+    strings_.push_back(std::move(v));
+    return *this;
+  }
+  Stmt& use(long long v) {
+    signature_ += 'i';
+    ints_.push_back(v);
+    return *this;
+  }
+  Stmt& into(std::string& target) {
+    signature_ += 'S';
+    string_targets_.push_back(&target);
+    return *this;
+  }
+  Stmt& into(long long& target) {
+    signature_ += 'I';
+    int_targets_.push_back(&target);
+    return *this;
+  }
+  // Prepares (or reuses) and executes; with into() targets, fetches the first row. Returns whether
+  // a row was fetched. A Stmt runs once.
+  bool run();
+  bool next();
+  long long affected() { return entry_->st.get_affected_rows(); }
+  const std::string& text() const { return sql_; }
+
+ private:
+  std::unique_ptr<StatementCache::Entry> prepare(soci::details::statement_type type) const;
+  void copy_out();
+
+  soci::session& s_;
+  StatementCache* cache_;
+  std::string sql_;
+  std::string signature_;
+  std::vector<std::string> strings_;
+  std::vector<long long> ints_;
+  std::vector<std::string*> string_targets_;
+  std::vector<long long*> int_targets_;
+  StatementCache::Entry* entry_ = nullptr;  // the statement run() executed
+  bool cached_ = false;                     // entry_ belongs to cache_
+  std::unique_ptr<StatementCache::Entry> own_;  // not cached: prepared for this Stmt only
 };
 
 class ConnectionPool {
@@ -52,6 +161,8 @@ class ConnectionPool {
     // the setup). Never throws; a failed attempt leaves the connection closed for session() to
     // retry.
     void reconnect_quietly() noexcept;
+    // The prepared statements of this connection (valid while the lease is held).
+    StatementCache* statements();
 
    private:
     ConnectionPool& pool_;
@@ -61,13 +172,16 @@ class ConnectionPool {
   size_t size() const { return size_; }
 
  private:
-  void reopen(soci::session& s);
+  void reopen(size_t pos);
 
   const DialectSupport& dialect_;
   size_t size_;
   soci::connection_pool pool_;
   Setup setup_;
   std::vector<char> down_;  // per connection: closed after a failed reconnect (guarded by leases)
+  // Per connection, declared after pool_ so that the statements are gone before the connections
+  // close (a SQLite connection with unfinalized statements cannot close).
+  std::vector<std::unique_ptr<StatementCache>> statements_;
 };
 
 // BEGIN ... COMMIT, rolled back on destruction unless committed. SQLite write transactions start
@@ -75,56 +189,23 @@ class ConnectionPool {
 // deadlock trying to upgrade (SQLITE_BUSY without waiting).
 // commit_sent (optional) is set just before COMMIT is sent: if the connection drops after that,
 // whether the transaction committed is unknown and the operation must not be repeated blindly.
+// statements (optional): the connection's statement cache, so BEGIN/COMMIT are not re-prepared.
 class Tx {
  public:
-  Tx(soci::session& s, Dialect dialect, bool write, bool* commit_sent = nullptr);
+  Tx(soci::session& s, Dialect dialect, bool write, bool* commit_sent = nullptr,
+     StatementCache* statements = nullptr);
   ~Tx();
   Tx(const Tx&) = delete;
   Tx& operator=(const Tx&) = delete;
   void commit();
 
  private:
+  void exec(const char* sql);
+
   soci::session& s_;
   bool* commit_sent_;
+  StatementCache* statements_;
   bool done_ = false;
-};
-
-// A statement assembled at run time. Values are bound positionally in the order use() is called,
-// which must match the order of the :placeholders in the SQL.
-class Stmt {
- public:
-  explicit Stmt(soci::session& s) : st_(s) {}
-  Stmt& sql(std::string_view text) {
-    sql_ += text;
-    return *this;
-  }
-  Stmt& use(std::string v) {
-    strings_.push_back(std::move(v));
-    st_.exchange(soci::use(strings_.back()));
-    return *this;
-  }
-  Stmt& use(long long v) {
-    ints_.push_back(v);
-    st_.exchange(soci::use(ints_.back()));
-    return *this;
-  }
-  template <typename T>
-  Stmt& into(T& target) {
-    st_.exchange(soci::into(target));
-    return *this;
-  }
-  // Prepares and executes; with into() targets, fetches the first row. Returns whether a row was
-  // fetched.
-  bool run();
-  bool next() { return st_.fetch(); }
-  long long affected() { return st_.get_affected_rows(); }
-  const std::string& text() const { return sql_; }
-
- private:
-  soci::statement st_;
-  std::string sql_;
-  std::deque<std::string> strings_;  // deque: bound references stay valid as it grows
-  std::deque<long long> ints_;
 };
 
 }  // namespace weft::storage

@@ -12,6 +12,10 @@
 
 #include "weft/weft_abi.h"
 
+namespace soci {
+class statement;
+}
+
 namespace weft::storage {
 
 enum class Dialect { SQLite, PostgreSQL };
@@ -32,6 +36,9 @@ struct DialectSupport {
   const char* display_name;  // for messages: "SQLite" / "PostgreSQL"
   const soci::backend_factory* factory;
   ErrorKind (*classify)(const soci::soci_error& e);
+  // Optional: called when the store is done with a cached prepared statement, so that a query
+  // whose rows were not all fetched releases what it holds (SQLite: its read snapshot).
+  void (*release_statement)(soci::statement& st) noexcept = nullptr;
 };
 
 // The function table for `dialect` (which must outlive every connection it opens: plugins pass a

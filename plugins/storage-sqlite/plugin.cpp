@@ -1,6 +1,7 @@
 // The SQLite storage backend plugin (scheme "sqlite"): the shared SQL store of
 // plugins/storage-common on SOCI's SQLite backend. See docs/plugin-abi.md "Storage backends".
 #include <soci/sqlite3/soci-sqlite3.h>
+#include <soci/statement.h>
 #include <sqlite3.h>
 
 #include <cstring>
@@ -28,8 +29,17 @@ ErrorKind classify(const soci::soci_error& e) {
   return ErrorKind::Other;
 }
 
+// A cached statement that stopped before SQLITE_DONE (a single-row SELECT) would keep its read
+// transaction, and so an old WAL snapshot, open on the connection until its next execution:
+// resetting it ends that. SOCI resets before every execution anyway.
+void release_statement(soci::statement& st) noexcept {
+  auto* backend = static_cast<soci::sqlite3_statement_backend*>(st.get_backend());
+  if (backend && backend->stmt_) sqlite_api::sqlite3_reset(backend->stmt_);
+}
+
 const weft::storage::DialectSupport kSqlite{
     weft::storage::Dialect::SQLite, "sqlite", "SQLite", soci::factory_sqlite3(), &classify,
+    &release_statement,
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The record codec (host/store/records.hpp) and the store URL parsing of the storage plugins.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "host/store/records.hpp"
 #include "plugins/storage-common/urls.hpp"
 
@@ -156,6 +158,75 @@ TEST(Records, ErrorsRoundTripAndMalformedReportsAreContained) {
   EXPECT_EQ(junk.code, "storage_error");
   EXPECT_NE(junk.message.find("storage backend 'x' commit"), std::string::npos);
   EXPECT_NE(junk.message.find("segfault?!"), std::string::npos);
+}
+
+// Values that exercise every corner of the text encoding: escapes and control characters, UTF-8,
+// integers at the int64 limits, doubles RapidJSON formats in its own way, nesting, empties.
+Json tricky_document() {
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls.push_back(static_cast<char>(c));
+  Json::Array doubles;
+  for (double d : {0.0, -0.0, 1.0, -1.5, 0.1, 1e21, 1e-7, 123456789.125, 3.141592653589793, 1e308, 5e-324}) {
+    doubles.push_back(d);
+  }
+  doubles.push_back(std::numeric_limits<double>::infinity());  // written as null
+  return Json::object({
+      {"controls", controls},
+      {"quotes", "a \"quoted\" \\ back/slash"},
+      {"utf8", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82 \x7f"},
+      {"ints", Json::array({0, -1, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()})},
+      {"doubles", Json(std::move(doubles))},
+      {"nested", Json::object({{"a", Json::array({Json::array({}), Json::object({}), Json(), true, false})}})},
+      {"", "empty key"},
+  });
+}
+
+TEST(Records, FastTextIsExactlyTheDump) {
+  const Json doc = tricky_document();
+  EXPECT_EQ(to_json_text(doc), doc.dump());
+  for (const Json& v : {Json(), Json(true), Json(42), Json(2.5), Json("s"), Json::array({}), Json::object({})}) {
+    EXPECT_EQ(to_json_text(v), v.dump());
+  }
+
+  Commit c;
+  EXPECT_EQ(to_json_text(c), to_json(c).dump());  // all empty, no execution update
+  c.execution_id = "e\"1";
+  c.lease = {"w\n1", -3};
+  NodeRunRecord run;
+  run.node_key = "a@l#1";
+  run.output = doc;
+  run.park = Json::object({{"until", 5}});
+  c.runs = {run, run};
+  NodeLogRecord log;
+  log.input = doc;
+  log.lines = "line 1\nline 2\t\x01";
+  c.logs = {log};
+  EventRecord ev;
+  ev.seq = 7;
+  ev.type = "node_complete";
+  ev.data = doc;
+  c.events = {ev};
+  ExecutionUpdate u;
+  u.release_lease = true;
+  c.execution = u;
+  EXPECT_EQ(to_json_text(c), to_json(c).dump());
+  u.status = ExecStatus::Succeeded;
+  u.output = Json();  // present null: "set the output to null"
+  u.error = doc;
+  u.wake_at_ms = 0;
+  u.started_at_ms = 1;
+  u.finished_at_ms = -2;
+  c.execution = u;
+  EXPECT_EQ(to_json_text(c), to_json(c).dump());
+
+  NewExecution ne;
+  EXPECT_EQ(to_json_text(ne), to_json(ne).dump());
+  ne.id = "x";
+  ne.definition = doc;
+  ne.input = Json::array({1, "two"});
+  ne.claim_owner = "w";
+  ne.deadline_at_ms = 99;
+  EXPECT_EQ(to_json_text(ne), to_json(ne).dump());
 }
 
 }  // namespace

@@ -15,12 +15,16 @@
 #include "host/core/call.hpp"
 #include "host/core/ids.hpp"
 #include "host/store/plugin_store.hpp"
+#include "host/store/records.hpp"
+#include "plugins/storage-common/migrations.hpp"
 #include "tests/store/store_env.hpp"
 
 namespace weft::store {
 namespace {
 
 using testing::TestDb;
+
+const long long kLatest = storage::latest_schema_version();
 
 // ---- helpers -----------------------------------------------------------------------------------
 
@@ -155,10 +159,10 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(StoreTest, MigrationsAreRecordedAndIdempotent) {
   auto s = db_->inspect();
-  EXPECT_EQ(schema_version(*s), 3);
+  EXPECT_EQ(schema_version(*s), kLatest);
   long long rows = 0;
   *s << "SELECT COUNT(*) FROM schema_migrations", soci::into(rows);
-  EXPECT_EQ(rows, 3);
+  EXPECT_EQ(rows, kLatest);
   for (const char* t : {"workflows", "executions", "node_runs", "node_logs", "events", "plugin_states"}) {
     EXPECT_TRUE(table_exists(*s, sqlite(), t)) << t;
   }
@@ -169,7 +173,7 @@ TEST_P(StoreTest, MigrationsAreRecordedAndIdempotent) {
   auto again = db_->open();
   ASSERT_OK(again);
   *s << "SELECT COUNT(*) FROM schema_migrations", soci::into(rows);
-  EXPECT_EQ(rows, 3);
+  EXPECT_EQ(rows, kLatest);
   EXPECT_TRUE((*again)->get_workflow("", wf->id).ok());
 }
 
@@ -181,7 +185,8 @@ TEST_P(StoreTest, RefusesASchemaNewerThanTheCode) {
   auto r = db_->open();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "schema_too_new");
-  EXPECT_NE(r.error().message.find("database schema version 7 is newer than this weft (3); upgrade weft"),
+  EXPECT_NE(r.error().message.find("database schema version 7 is newer than this weft (" +
+                                    std::to_string(kLatest) + "); upgrade weft"),
             std::string::npos)
       << r.error().message;
 }
@@ -203,7 +208,7 @@ TEST_P(StoreTest, AFailedMigrationLeavesThePreviousVersionAndTheNextOpenAppliesI
   auto reopened = fresh.open();
   ASSERT_OK(reopened);
   auto s = fresh.inspect();
-  EXPECT_EQ(schema_version(*s), 3);
+  EXPECT_EQ(schema_version(*s), kLatest);
   EXPECT_TRUE(table_exists(*s, sqlite(), "node_runs"));
   EXPECT_TRUE(table_exists(*s, sqlite(), "plugin_states"));
 }
@@ -225,7 +230,7 @@ TEST_P(StoreTest, ConcurrentOpenersMigrateOnce) {
   auto s = fresh.inspect();
   long long rows = 0;
   *s << "SELECT COUNT(*) FROM schema_migrations", soci::into(rows);
-  EXPECT_EQ(rows, 3);
+  EXPECT_EQ(rows, kLatest);
 }
 
 TEST_P(StoreTest, RejectsUnknownOptions) {
@@ -323,6 +328,9 @@ TEST_P(StoreTest, CreateAndGetExecution) {
   EXPECT_EQ(got->lease.owner, "");
   EXPECT_EQ(got->last_event_seq, 0);
 
+  // The record create_execution returns is the stored one (its documents come from the request).
+  EXPECT_EQ(store::to_json(*created), store::to_json(*got));
+
   auto missing = store_->get_execution("nope");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, "not_found");
@@ -333,6 +341,46 @@ TEST_P(StoreTest, CreateAndGetExecution) {
   auto again = store_->create_execution(dup);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, "conflict");
+}
+
+TEST_P(StoreTest, CreateLeavesOutTheSentDocumentsOnlyWhenAsked) {
+  auto* plugin = dynamic_cast<PluginStore*>(store_.get());
+  ASSERT_NE(plugin, nullptr);
+  NewExecution ne = new_exec("", "key-1");
+  // Without the flag (an older host): the full record.
+  auto full = plugin->call(op::kCreateExecution, to_json(ne));
+  ASSERT_OK(full);
+  EXPECT_EQ((*full)["execution"]["definition"], ne.definition);
+  EXPECT_EQ((*full)["execution"]["input"], ne.input);
+  // With it: a new execution comes back without them...
+  NewExecution other = new_exec("", "key-2");
+  Json args = to_json(other);
+  args.set("omit_sent_documents", true);
+  auto lean = plugin->call(op::kCreateExecution, args);
+  ASSERT_OK(lean);
+  EXPECT_FALSE((*lean)["existed"].as_bool());
+  EXPECT_FALSE((*lean)["execution"].contains("definition"));
+  EXPECT_FALSE((*lean)["execution"].contains("input"));
+  EXPECT_EQ((*lean)["execution"]["workflow_id"], "wf1");
+  // ...but they are stored, and an existing execution (idempotency key) is returned whole: its
+  // documents may differ from the ones just sent.
+  auto stored = store_->get_execution((*lean)["execution"]["id"].as_string());
+  ASSERT_OK(stored);
+  EXPECT_EQ(stored->definition, other.definition);
+  NewExecution repeat = new_exec("", "key-1");
+  repeat.definition = Json::object({{"different", true}});
+  Json again = to_json(repeat);
+  again.set("omit_sent_documents", true);
+  auto existing = plugin->call(op::kCreateExecution, again);
+  ASSERT_OK(existing);
+  EXPECT_TRUE((*existing)["existed"].as_bool());
+  EXPECT_EQ((*existing)["execution"]["definition"], ne.definition);
+  // Through the Store interface the documents are always there.
+  bool existed = false;
+  auto via_store = store_->create_execution(repeat, &existed);
+  ASSERT_OK(via_store);
+  EXPECT_TRUE(existed);
+  EXPECT_EQ(via_store->definition, ne.definition);
 }
 
 TEST_P(StoreTest, IdempotencyKeyDeduplicatesPerOwner) {
@@ -653,6 +701,150 @@ TEST_P(StoreTest, CommitWritesRunsLogsEventsAndTheExecutionTogether) {
   auto late = store_->commit(commit_for(leased));
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.error().code, "lease_lost");
+}
+
+TEST_P(StoreTest, LogsKeepTheirAppendOrderPerExecution) {
+  // Two executions committing logs in turns, several per commit: each reads back its own, in
+  // the order they were appended (SQLite numbers them per execution, PostgreSQL globally).
+  auto e1 = create();
+  auto e2 = create();
+  auto l1 = claim("w", 60000, wall_ms());
+  auto l2 = claim("w", 60000, wall_ms());
+  int64_t seq1 = 0, seq2 = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (auto* lease : {&l1, &l2}) {
+      Commit c = commit_for(*lease);
+      const std::string tag = lease->id.substr(lease->id.size() - 4) + "-" + std::to_string(round);
+      c.logs = {node_log("a", tag + "-first"), node_log("b", tag + "-second")};
+      c.events = {event(lease == &l1 ? ++seq1 : ++seq2)};
+      ASSERT_OK(store_->commit(c));
+    }
+  }
+  for (const auto& lease : {l1, l2}) {
+    auto logs = store_->node_logs(lease.id);
+    ASSERT_OK(logs);
+    ASSERT_EQ(logs->size(), 6u);
+    const std::string tag = lease.id.substr(lease.id.size() - 4);
+    for (int i = 0; i < 6; ++i) {
+      EXPECT_EQ((*logs)[i].execution_id, lease.id);
+      EXPECT_EQ((*logs)[i].lines, tag + "-" + std::to_string(i / 2) + (i % 2 ? "-second" : "-first"));
+    }
+  }
+}
+
+TEST_P(StoreTest, TheHistoryMigrationKeepsWhatVersion3Stored) {
+  TestDb fresh(backend());
+  // Migration 4 fails (and rolls back) after its statements: the database stays at version 3.
+  auto failed = fresh.open(Json::object({{"test_fail_migration", 4}}));
+  ASSERT_FALSE(failed.ok());
+  {
+    auto s = fresh.inspect();
+    ASSERT_EQ(schema_version(*s), 3);
+    // Rows as the version 3 code wrote them; the other execution's log sits between e1's two.
+    for (const char* id : {"e1", "e2"}) {
+      *s << "INSERT INTO executions (id, status, definition, input, output, error, created_at,"
+            " updated_at, lease_owner, lease_epoch, last_event_seq)"
+            " VALUES ('" + std::string(id) + "', 'running', '{}', 'null', 'null', 'null', 1, 1, 'w', 1, 2)";
+    }
+    *s << "INSERT INTO node_runs (execution_id, node_key, node_id, scope, status, attempt, output,"
+          " error, park, started_at, finished_at)"
+          " VALUES ('e1', 'a', 'a', '', 'succeeded', 1, '{\"x\":1}', 'null', 'null', 5, 6)";
+    for (const char* row : {"'e1', 'a', 'first'", "'e2', 'z', 'other'", "'e1', 'b', 'second'"}) {
+      *s << "INSERT INTO node_logs (execution_id, node_key, lines, node_id, attempt, status, started_at,"
+            " finished_at, duration_us, input, output, error)"
+            " VALUES (" + std::string(row) + ", 'n', 1, 'succeeded', 0, 0, 7, 'null', 'null', 'null')";
+    }
+    *s << "INSERT INTO events (execution_id, seq, type, data, ts)"
+          " VALUES ('e1', 1, 'node_start', '{}', 3), ('e1', 2, 'node_complete', '{\"n\":2}', 4)";
+  }
+  auto opened = fresh.open();
+  ASSERT_OK(opened);
+  auto store = std::move(opened).value();
+  {
+    auto s = fresh.inspect();
+    EXPECT_EQ(schema_version(*s), kLatest);
+  }
+  auto runs = store->node_runs("e1");
+  ASSERT_OK(runs);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].output, Json::object({{"x", 1}}));
+  EXPECT_EQ((*runs)[0].finished_at_ms, 6);
+  auto events = store->events("e1", 0, 0);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1].data, Json::object({{"n", 2}}));
+  // New logs go after the migrated ones.
+  Commit c;
+  c.execution_id = "e1";
+  c.lease = {"w", 1};
+  c.logs = {node_log("c", "third")};
+  c.events = {event(3)};
+  ASSERT_OK(store->commit(c));
+  auto logs = store->node_logs("e1");
+  ASSERT_OK(logs);
+  ASSERT_EQ(logs->size(), 3u);
+  EXPECT_EQ((*logs)[0].lines, "first");
+  EXPECT_EQ((*logs)[1].lines, "second");
+  EXPECT_EQ((*logs)[2].lines, "third");
+  EXPECT_EQ((*logs)[1].duration_us, 7);
+  auto other = store->node_logs("e2");
+  ASSERT_OK(other);
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ((*other)[0].lines, "other");
+}
+
+TEST_P(StoreTest, AStatementFailingMidCommitRollsBackAndTheConnectionsStayUsable) {
+  // The database refuses one event type; a commit carrying it fails after its fenced update and
+  // run upserts went out, so the whole transaction must roll back. Prepared statements are
+  // cached per connection: every pooled connection must keep working afterwards.
+  {
+    auto s = db_->inspect();
+    if (sqlite()) {
+      *s << "CREATE TRIGGER no_boom BEFORE INSERT ON events WHEN NEW.type = 'boom'"
+            " BEGIN SELECT RAISE(ABORT, 'boom refused'); END";
+    } else {
+      *s << "ALTER TABLE events ADD CONSTRAINT no_boom CHECK (type <> 'boom')";
+    }
+  }
+  auto e = create();
+  auto leased = claim("w", 60000, wall_ms());
+  int64_t seq = 0;
+  for (int round = 0; round < 6; ++round) {  // more rounds than pooled connections
+    Commit bad = commit_for(leased);
+    bad.runs = {node_run("r" + std::to_string(round))};
+    bad.events = {event(seq + 1, "boom")};
+    bad.execution = ExecutionUpdate{};
+    bad.execution->status = ExecStatus::Succeeded;
+    auto refused = store_->commit(bad);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, "storage_error") << refused.error().message;
+
+    Commit good = commit_for(leased);
+    good.events = {event(++seq)};
+    ASSERT_OK(store_->commit(good));
+    ASSERT_OK(store_->get_execution(e.id));
+  }
+  auto after = get(e.id);
+  EXPECT_EQ(after.status, ExecStatus::Running);  // no update of a refused commit survived
+  EXPECT_EQ(after.last_event_seq, seq);
+  auto runs = store_->node_runs(e.id);
+  ASSERT_OK(runs);
+  EXPECT_TRUE(runs->empty());
+}
+
+TEST_P(StoreTest, AReadLeavesNoSnapshotBehind) {
+  // Queries are prepared once per connection and reused; one that stopped after its first row
+  // must not keep a read transaction open (in WAL mode that would pin an old snapshot and stop
+  // checkpoints from finishing).
+  auto e = create();
+  ASSERT_OK(store_->get_execution(e.id));
+  ASSERT_OK(store_->list_executions(ExecutionFilter{}));
+  if (!sqlite()) return;  // PostgreSQL fetches results whole: nothing stays open
+  auto s = db_->inspect();
+  int busy = -1, log = -1, checkpointed = -1;
+  *s << "PRAGMA wal_checkpoint(TRUNCATE)", soci::into(busy), soci::into(log), soci::into(checkpointed);
+  EXPECT_EQ(busy, 0) << "a reader still holds a snapshot";
+  EXPECT_EQ(log, 0);
 }
 
 TEST_P(StoreTest, CommitWithAnEventGapWritesNothing) {
