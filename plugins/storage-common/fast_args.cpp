@@ -15,9 +15,9 @@ namespace {
 
 using store::ExecStatus;
 
-// A SAX handler that fills CommitArgs or CreateArgs while RapidJSON's reader validates the text (syntax, UTF-8)
-// and that makes Json::parse's own checks (nesting depth, duplicate keys) along the way. Any
-// deviation from the plain shape returns false, which stops the parse: decline.
+// A SAX handler that fills CommitArgs or CreateArgs while RapidJSON's reader validates the text (syntax,
+// UTF-8) and that makes Json::parse's own checks (nesting depth, duplicate keys) along the way. Any deviation
+// from the plain shape returns false, which stops the parse: decline.
 //
 // Documents are taken as the exact text the caller sent (it is valid JSON, checked as above), not
 // re-serialized: the host sends compact text, so this is what the general path would store too.
@@ -88,7 +88,9 @@ class ArgsReader : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ArgsRe
       start_opaque(f);
     } else {
       switch (want_.kind) {
-        case Want::Lease: f.kind = Frame::Lease; break;
+        case Want::Lease:
+          f.kind = Frame::Lease;
+          break;
         case Want::Update:
           f.kind = Frame::Update;
           out_.execution.emplace();
@@ -134,10 +136,17 @@ class ArgsReader : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ArgsRe
       start_opaque(f);
     } else {
       switch (want_.kind) {
-        case Want::Runs: f.kind = Frame::Runs; break;
-        case Want::Logs: f.kind = Frame::Logs; break;
-        case Want::Events: f.kind = Frame::Events; break;
-        default: return false;
+        case Want::Runs:
+          f.kind = Frame::Runs;
+          break;
+        case Want::Logs:
+          f.kind = Frame::Logs;
+          break;
+        case Want::Events:
+          f.kind = Frame::Events;
+          break;
+        default:
+          return false;
       }
     }
     frames_.push_back(f);
@@ -159,16 +168,43 @@ class ArgsReader : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ArgsRe
   };
   // What the next value is for.
   struct Want {
-    enum Kind : uint8_t { None, Skip, Doc, Str, Int, OptInt, Bool, Status, Lease, Runs, Logs, Events, Update, Element } kind = None;
+    enum Kind : uint8_t {
+      None,
+      Skip,
+      Doc,
+      Str,
+      Int,
+      OptInt,
+      Bool,
+      Status,
+      Lease,
+      Runs,
+      Logs,
+      Events,
+      Update,
+      Element
+    } kind = None;
     std::string* str = nullptr;  // Str, Doc
     long long* num = nullptr;    // Int
     std::optional<long long>* opt_num = nullptr;
     bool* flag = nullptr;
     std::optional<ExecStatus>* status = nullptr;
   };
-  static Want str(std::string& s) { Want w{Want::Str}; w.str = &s; return w; }
-  static Want num(long long& n) { Want w{Want::Int}; w.num = &n; return w; }
-  static Want doc(std::string& s) { Want w{Want::Doc}; w.str = &s; return w; }
+  static Want str(std::string& s) {
+    Want w{Want::Str};
+    w.str = &s;
+    return w;
+  }
+  static Want num(long long& n) {
+    Want w{Want::Int};
+    w.num = &n;
+    return w;
+  }
+  static Want doc(std::string& s) {
+    Want w{Want::Doc};
+    w.str = &s;
+    return w;
+  }
 
   // The member `key` of a record being read.
   Want member(Frame::Kind kind, std::string_view key) {
@@ -305,7 +341,7 @@ class ArgsReader : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ArgsRe
         // The value runs from after the key's colon to here.
         size_t start = after_key_;
         while (start < text_.size() && (text_[start] == ' ' || text_[start] == '\t' || text_[start] == '\n' ||
-                                         text_[start] == '\r' || text_[start] == ':')) {
+                                        text_[start] == '\r' || text_[start] == ':')) {
           ++start;
         }
         want_.str->assign(text_.substr(start, in_.Tell() - start));
@@ -446,7 +482,9 @@ bool read_args(std::string_view text, CommitArgs* commit, CreateArgs* create) {
 
 }  // namespace
 
-bool decode_commit_args(std::string_view text, CommitArgs& out) { return read_args(text, &out, nullptr); }
+bool decode_commit_args(std::string_view text, CommitArgs& out) {
+  return read_args(text, &out, nullptr);
+}
 
 bool decode_create_args(std::string_view text, CreateArgs& out) {
   return read_args(text, nullptr, &out) && out.omit_sent_documents;

@@ -304,15 +304,28 @@ Result<std::unique_ptr<SqlStore>> SqlStore::open(const DialectSupport& d, std::s
     const std::string busy = std::to_string(opts.busy_timeout_ms);
     const bool full = opts.synchronous_full;
     // PRAGMA values cannot be bound; these come from validated integers and fixed words.
-    setup = [memory, busy, full](soci::session& s) {
+    const int busy_ms = opts.busy_timeout_ms;
+    const DialectSupport* dialect = &d;
+    setup = [memory, busy, busy_ms, full, dialect](soci::session& s) {
       s << "PRAGMA busy_timeout = " + busy;
       s << "PRAGMA foreign_keys = ON";
       // WAL: readers never block the writer. synchronous=NORMAL in WAL mode survives process
       // crashes (kill -9) but may lose the last commits on power loss; "full" syncs each commit.
       s << (full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
       if (!memory) {
+        // Switching a new database to WAL takes an exclusive lock without going through the
+        // busy handler: when several processes open the same new database at once, one of them
+        // may find it locked for a moment. Retry for as long as busy_timeout allows.
         std::string mode;
-        s << "PRAGMA journal_mode = WAL", soci::into(mode);
+        for (int waited_ms = 0;; waited_ms += 10) {
+          try {
+            s << "PRAGMA journal_mode = WAL", soci::into(mode);
+            break;
+          } catch (const soci::soci_error& e) {
+            if (dialect->classify(e) != ErrorKind::Busy || waited_ms >= busy_ms) throw;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
         // A checkpoint copies the WAL into the database and syncs both files, in the thread of
         // the commit that crosses the threshold. Every executed node commits, so with SQLite's
         // default of 1000 pages (4 MB) a busy worker checkpoints every few seconds; 10000 pages
@@ -1094,7 +1107,9 @@ Result<Json> SqlStore::set_paused(Ctx& c, const Json& a) {
   Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
   std::string status_text;
   Stmt sel(s, c.statements);
-  sel.sql(std::string("SELECT status FROM executions WHERE id = :id") + for_update()).use(id).into(status_text);
+  sel.sql(std::string("SELECT status FROM executions WHERE id = :id") + for_update())
+      .use(id)
+      .into(status_text);
   if (!sel.run()) return execution_not_found(id);
   auto status = store::exec_status_from(status_text);
   if (status && store::is_final(*status)) {

@@ -25,6 +25,18 @@ bool StatementCache::add(const std::string& sql, std::unique_ptr<Entry>& entry) 
   return true;
 }
 
+void StatementCache::purge_failed() noexcept {
+  if (!any_failed_) return;
+  any_failed_ = false;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second->failed) {
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void StatementCache::release(Entry* e) noexcept {
   if (release_) release_(e->st);
   e->busy = false;
@@ -84,15 +96,36 @@ bool Stmt::run() {
   }
   for (size_t i = 0; i < strings_.size(); ++i) entry_->strings_in[i] = std::move(strings_[i]);
   for (size_t i = 0; i < ints_.size(); ++i) entry_->ints_in[i] = ints_[i];
-  const bool got = entry_->st.execute(true);
+  bool got = false;
+  try {
+    got = entry_->st.execute(true);
+  } catch (...) {
+    forget();
+    throw;
+  }
   if (got) copy_out();
   return got;
 }
 
 bool Stmt::next() {
-  const bool got = entry_->st.fetch();
+  bool got = false;
+  try {
+    got = entry_->st.fetch();
+  } catch (...) {
+    forget();
+    throw;
+  }
   if (got) copy_out();
   return got;
+}
+
+void Stmt::forget() noexcept {
+  // Not reused after a failure (see StatementCache::discard), not even by this Stmt.
+  if (cached_) {
+    cache_->discard(entry_);
+    cached_ = false;
+  }
+  entry_ = nullptr;
 }
 
 void Stmt::copy_out() {
@@ -129,7 +162,10 @@ void ConnectionPool::reopen(size_t pos) {
 
 ConnectionPool::Lease::Lease(ConnectionPool& pool) : pool_(pool), pos_(pool.pool_.lease()) {}
 
-ConnectionPool::Lease::~Lease() { pool_.pool_.give_back(pos_); }
+ConnectionPool::Lease::~Lease() {
+  pool_.statements_[pos_]->purge_failed();
+  pool_.pool_.give_back(pos_);
+}
 
 soci::session& ConnectionPool::Lease::session() {
   soci::session& s = pool_.pool_.at(pos_);

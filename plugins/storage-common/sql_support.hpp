@@ -48,6 +48,7 @@ class StatementCache {
     std::deque<std::string> strings_out;
     std::deque<long long> ints_out;
     bool busy = false;  // in use by a live Stmt (a nested use of the same SQL prepares its own)
+    bool failed = false;  // see discard()
   };
 
   // `release` (optional) runs when a Stmt is done with a cached statement: SQLite resets it so an
@@ -65,6 +66,15 @@ class StatementCache {
   // worth keeping.
   bool add(const std::string& sql, std::unique_ptr<Entry>& entry);
   void release(Entry* e) noexcept;
+  // A statement whose execution failed is not reused: SOCI frees what it allocated for an
+  // execution when the execution completes or when the statement goes away, and a failed one may
+  // be left in any state. It stays out of use (busy) until purge_failed() drops it — after the
+  // operation, outside its transaction, where PostgreSQL can still deallocate it.
+  void discard(Entry* e) noexcept {
+    e->failed = true;
+    any_failed_ = true;
+  }
+  void purge_failed() noexcept;
   void clear() noexcept { entries_.clear(); }
   size_t size() const { return entries_.size(); }
 
@@ -73,6 +83,7 @@ class StatementCache {
  private:
   Release release_;
   std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
+  bool any_failed_ = false;
 };
 
 // A statement assembled at run time. Values are bound positionally in the order use() is called,
@@ -114,12 +125,13 @@ class Stmt {
   // a row was fetched. A Stmt runs once.
   bool run();
   bool next();
-  long long affected() { return entry_->st.get_affected_rows(); }
+  long long affected() { return entry_->st.get_affected_rows(); }  // after a successful run()
   const std::string& text() const { return sql_; }
 
  private:
   std::unique_ptr<StatementCache::Entry> prepare(soci::details::statement_type type) const;
   void copy_out();
+  void forget() noexcept;
 
   soci::session& s_;
   StatementCache* cache_;

@@ -206,30 +206,48 @@ TEST(CommitArgs, OtherSpellingsOfTheSameValuesDecodeToTheSameValues) {
 TEST(CommitArgs, WhatTheGeneralPathRefusesIsDeclined) {
   std::vector<std::string> refused = {
       // Not an object, not JSON, trailing text.
-      "[]", "\"x\"", "null", "", "{", R"({"execution_id": })", "{} x",
+      "[]",
+      "\"x\"",
+      "null",
+      "",
+      "{",
+      R"({"execution_id": })",
+      "{} x",
       // Duplicate keys: at the top, in a record, deep inside a document, in a large object.
       R"({"execution_id": "a", "execution_id": "b"})",
       R"({"runs": [{"node_key": "a", "node_key": "a"}]})",
       R"({"runs": [{"output": {"x": {"y": 1, "y": 2}}}]})",
       R"({"lease": {"owner": "w", "owner": "v"}})",
       // Members of the wrong type.
-      R"({"execution_id": 5})", R"({"lease": null})", R"({"lease": []})",
-      R"({"lease": {"epoch": 1.5}})", R"({"lease": {"epoch": "1"}})", R"({"runs": {}})",
-      R"({"runs": [1]})", R"({"runs": [null]})", R"({"runs": [{"attempt": "1"}]})",
-      R"({"runs": [{"node_key": null}]})", R"({"logs": [{"lines": 3}]})",
-      R"({"events": [{"seq": 18446744073709551615}]})", R"({"events": [{"seq": 1.0}]})",
-      R"({"execution": 1})", R"({"execution": {"status": "bogus"}})",
-      R"({"execution": {"status": 1}})", R"({"execution": {"release_lease": null}})",
+      R"({"execution_id": 5})",
+      R"({"lease": null})",
+      R"({"lease": []})",
+      R"({"lease": {"epoch": 1.5}})",
+      R"({"lease": {"epoch": "1"}})",
+      R"({"runs": {}})",
+      R"({"runs": [1]})",
+      R"({"runs": [null]})",
+      R"({"runs": [{"attempt": "1"}]})",
+      R"({"runs": [{"node_key": null}]})",
+      R"({"logs": [{"lines": 3}]})",
+      R"({"events": [{"seq": 18446744073709551615}]})",
+      R"({"events": [{"seq": 1.0}]})",
+      R"({"execution": 1})",
+      R"({"execution": {"status": "bogus"}})",
+      R"({"execution": {"status": 1}})",
+      R"({"execution": {"release_lease": null}})",
       R"({"execution": {"wake_at_ms": null}})",
       // Invalid UTF-8 inside a string, a NUL byte in the text.
-      "{\"execution_id\": \"\xff\"}", std::string("{\"execution_id\": \"a\0b\"}", 24),
+      "{\"execution_id\": \"\xff\"}",
+      std::string("{\"execution_id\": \"a\0b\"}", 24),
   };
   std::string wide = R"({"runs": [{"output": {)";
   for (int i = 0; i < 40; ++i) wide += "\"k" + std::to_string(i) + "\":1,";
   refused.push_back(wide + "\"k7\":2}}]}");
   // Nested deeper than the storage limit.
   const size_t too_deep = store::storage_json_limits().max_depth + 1;
-  refused.push_back(R"({"runs": [{"output": )" + std::string(too_deep, '[') + std::string(too_deep, ']') + "}]}");
+  refused.push_back(R"({"runs": [{"output": )" + std::string(too_deep, '[') + std::string(too_deep, ']') +
+                    "}]}");
   for (const std::string& text : refused) expect_declined(text);
 
   // Exactly at the limit is fine for both.

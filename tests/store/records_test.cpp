@@ -174,9 +174,11 @@ Json tricky_document() {
       {"controls", controls},
       {"quotes", "a \"quoted\" \\ back/slash"},
       {"utf8", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82 \x7f"},
-      {"ints", Json::array({0, -1, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()})},
+      {"ints",
+       Json::array({0, -1, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()})},
       {"doubles", Json(std::move(doubles))},
-      {"nested", Json::object({{"a", Json::array({Json::array({}), Json::object({}), Json(), true, false})}})},
+      {"nested",
+       Json::object({{"a", Json::array({Json::array({}), Json::object({}), Json(), true, false})}})},
       {"", "empty key"},
   });
 }
@@ -184,7 +186,8 @@ Json tricky_document() {
 TEST(Records, FastTextIsExactlyTheDump) {
   const Json doc = tricky_document();
   EXPECT_EQ(to_json_text(doc), doc.dump());
-  for (const Json& v : {Json(), Json(true), Json(42), Json(2.5), Json("s"), Json::array({}), Json::object({})}) {
+  for (const Json& v :
+       {Json(), Json(true), Json(42), Json(2.5), Json("s"), Json::array({}), Json::object({})}) {
     EXPECT_EQ(to_json_text(v), v.dump());
   }
 
