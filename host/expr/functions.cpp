@@ -92,27 +92,21 @@ bool set_number(FnCall& c, double d) {
 
 // ---- strings -----------------------------------------------------------------------------------
 
-bool fn_upper(FnCall& c) {
+// Shifts the ASCII letters first..last of the string argument by `shift` (upper/lower only
+// touch ASCII letters).
+bool shift_ascii(FnCall& c, char first, char last, int shift) {
   if (c.arg(0).is_null()) return true;
   const std::string* s = str_arg(c, 0);
   if (!s) return false;
   std::string r = *s;
   for (char& ch : r)
-    if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+    if (ch >= first && ch <= last) ch = static_cast<char>(ch + shift);
   c.result = Json(std::move(r));
   return true;
 }
 
-bool fn_lower(FnCall& c) {
-  if (c.arg(0).is_null()) return true;
-  const std::string* s = str_arg(c, 0);
-  if (!s) return false;
-  std::string r = *s;
-  for (char& ch : r)
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-  c.result = Json(std::move(r));
-  return true;
-}
+bool fn_upper(FnCall& c) { return shift_ascii(c, 'a', 'z', 'A' - 'a'); }
+bool fn_lower(FnCall& c) { return shift_ascii(c, 'A', 'Z', 'a' - 'A'); }
 
 bool fn_trim(FnCall& c) {
   if (c.arg(0).is_null()) return true;
