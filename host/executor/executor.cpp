@@ -604,8 +604,6 @@ void ExecutionRun::rescan(const std::string& scope, int64_t loop) {
 }
 
 void ExecutionRun::resume_loop(Activation& act) {
-  int64_t l = loop_index_of_node_[act.node];
-  (void)l;
   size_t i = 0;
   while (i < act.items.size() && iteration_complete(act.node, child_scope(act.scope, act.node, i))) ++i;
   if (i >= act.items.size()) {
@@ -824,7 +822,6 @@ void ExecutionRun::launch_ready() {
   if (launch.empty() && completions_inline_.empty()) return;
   // Commit node_start events (and everything settled before) before any node runs.
   if (!flush()) {
-    for (auto& p : launch) (void)p;
     abort_ = true;
     return;
   }

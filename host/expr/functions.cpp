@@ -356,27 +356,20 @@ bool fn_round(FnCall& c) {
   return true;
 }
 
-bool fn_floor(FnCall& c) {
+// floor/ceil: integers (and null) pass through; other numbers are rounded by `op`.
+bool round_with(FnCall& c, double (*op)(double)) {
   const Json& v = c.arg(0);
   if (v.is_null() || v.is_int()) {
     c.result = v;
     return true;
   }
   if (!v.is_number()) return type_error(c, 0, "a number");
-  c.result = integral_or_double(std::floor(v.as_double()));
+  c.result = integral_or_double(op(v.as_double()));
   return true;
 }
 
-bool fn_ceil(FnCall& c) {
-  const Json& v = c.arg(0);
-  if (v.is_null() || v.is_int()) {
-    c.result = v;
-    return true;
-  }
-  if (!v.is_number()) return type_error(c, 0, "a number");
-  c.result = integral_or_double(std::ceil(v.as_double()));
-  return true;
-}
+bool fn_floor(FnCall& c) { return round_with(c, [](double x) { return std::floor(x); }); }
+bool fn_ceil(FnCall& c) { return round_with(c, [](double x) { return std::ceil(x); }); }
 
 bool fn_abs(FnCall& c) {
   const Json& v = c.arg(0);
