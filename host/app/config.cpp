@@ -44,6 +44,7 @@ Result<int64_t> parse_int(const char* name, const std::string& v, int64_t min, i
 
 Status apply_json(Config& c, const Json& j, const std::string& where) {
   if (!j.is_object()) return Error("invalid_config", where + ": the configuration must be a JSON object");
+  c.raw = j;
   for (const auto& [k, v] : j.as_object()) {
     auto want_int = [&](int64_t min, int64_t max) -> Result<int64_t> {
       if (!v.is_int() || v.as_int() < min || v.as_int() > max)

@@ -22,6 +22,7 @@ struct Config {
   Json database_options = Json::object();        // passed to the storage backend
   Json plugin_config = Json::object();           // {"<plugin name>": {...}}
   std::string source;                            // where the config came from (for messages)
+  Json raw = Json::object();                     // the whole file, for components with their own section ("server")
 
   // Loads defaults <- file <- environment. `path` "" = $WEFT_CONFIG or config/weft.json if present.
   static Result<Config> load(const std::string& path = "");

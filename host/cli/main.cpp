@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "host/api/serve.hpp"
 #include "host/app/host.hpp"
 #include "host/core/call.hpp"
 #include "host/core/ids.hpp"
@@ -45,6 +46,13 @@ commands:
   plugins enable NAME    switch a plugin on (persisted)
   plugins disable NAME   switch a plugin off (persisted)
   worker [--until-idle]  claim and run queued executions (until none is runnable with --until-idle)
+  serve [--address A] [--port P]
+                         the REST API with in-process workers (default 127.0.0.1:8080)
+  users create EMAIL [--admin] [--tier free|pro|enterprise] [--password-file F]
+                         create an account (password from the file, $WEFT_PASSWORD, or generated
+                         and printed once)
+  users list             accounts with their role and tier
+  users set-tier ID TIER change an account's tier
   --version              print the version
 
 common options:
@@ -59,7 +67,8 @@ human, 4 the host could not start.
 struct Args {
   std::string command;
   std::vector<std::string> positional;
-  std::string input_json, input_file, db, config;
+  std::string input_json, input_file, db, config, address, port, tier, password_file;
+  bool admin = false;
   std::vector<std::string> plugin_dirs;
   bool json = false, quiet = false, until_idle = false;
 };
@@ -431,6 +440,145 @@ int cmd_worker(const Args& a) {
   return kExitOk;
 }
 
+weft::Result<Config> load_config(const Args& a) {
+  auto cfg = Config::load(a.config);
+  if (!cfg.ok()) return cfg.error();
+  if (!a.db.empty()) cfg->database = a.db;
+  if (!a.plugin_dirs.empty()) cfg->plugin_dirs = a.plugin_dirs;
+  return cfg;
+}
+
+int cmd_serve(const Args& a) {
+  auto cfg = load_config(a);
+  if (!cfg.ok()) {
+    print_error(cfg.error());
+    return kExitSystem;
+  }
+  auto serve = weft::api::ServeConfig::from(*cfg);
+  if (!serve.ok()) {
+    print_error(serve.error());
+    return kExitSystem;
+  }
+  if (!a.address.empty()) serve->http.address = a.address;
+  if (!a.port.empty()) {
+    char* end = nullptr;
+    long p = std::strtol(a.port.c_str(), &end, 10);
+    if (*end || p < 0 || p > 65535) return usage_error("--port must be 0..65535");
+    serve->http.port = static_cast<uint16_t>(p);
+  }
+  const int64_t t0 = weft::monotonic_ms();
+  auto server = weft::api::ApiServer::start(*cfg, *serve);
+  if (!server.ok()) {
+    print_error(server.error());
+    return kExitSystem;
+  }
+  auto& s = **server;
+  std::fprintf(stderr, "weft serve: listening on http://%s:%u (database %s, %zu plugin(s), ready in %lld ms)\n",
+               serve->http.address.c_str(), static_cast<unsigned>(s.port()), cfg->database.c_str(),
+               s.host().registry().plugins().size(), static_cast<long long>(weft::monotonic_ms() - t0));
+  if (!s.bootstrap_email().empty()) {
+    std::fprintf(stderr,
+                 "weft serve: created the first administrator %s; its generated password is in %s (mode 0600)\n",
+                 s.bootstrap_email().c_str(), serve->bootstrap_file.c_str());
+  }
+  std::fflush(stderr);
+  while (!g_interrupted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::fprintf(stderr, "weft serve: shutting down (running executions get %lld ms to finish or park)\n",
+               static_cast<long long>(serve->shutdown_grace_ms));
+  std::atomic<bool> done{false};
+  std::thread stopper([&] {
+    s.shutdown();
+    done = true;
+  });
+  const int64_t deadline = weft::monotonic_ms() + serve->shutdown_grace_ms + 5000;
+  while (!done && weft::monotonic_ms() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!done) {
+    // Whatever still runs is durable up to its last committed node: its lease expires and the
+    // next process resumes it.
+    std::fprintf(stderr, "weft serve: grace period over; leaving the rest to lease expiry\n");
+    std::fflush(stderr);
+    std::_Exit(kExitOk);
+  }
+  stopper.join();
+  server->reset();
+  std::fprintf(stderr, "weft serve: stopped\n");
+  return kExitOk;
+}
+
+int cmd_users(const Args& a) {
+  if (a.positional.empty()) return usage_error("users needs a subcommand: create, list, set-tier");
+  auto cfg = load_config(a);
+  if (!cfg.ok()) {
+    print_error(cfg.error());
+    return kExitSystem;
+  }
+  auto serve = weft::api::ServeConfig::from(*cfg);
+  if (!serve.ok()) {
+    print_error(serve.error());
+    return kExitSystem;
+  }
+  auto secret = weft::auth::load_or_create_secret(serve->secret_file, serve->create_secret);
+  if (!secret.ok()) {
+    print_error(secret.error());
+    return kExitSystem;
+  }
+  auto host = Host::open(*cfg);
+  if (!host.ok()) {
+    print_error(host.error());
+    return kExitSystem;
+  }
+  weft::auth::AuthService auth((*host)->store(), *secret, serve->auth);
+  const std::string& sub = a.positional[0];
+  if (sub == "create") {
+    if (a.positional.size() != 2) return usage_error("users create EMAIL");
+    std::string password;
+    bool generated = false;
+    if (!a.password_file.empty()) {
+      std::string err;
+      if (!read_file(a.password_file, password, err)) {
+        std::fprintf(stderr, "weft: %s\n", err.c_str());
+        return kExitInvalid;
+      }
+      while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+    } else if (const char* e = std::getenv("WEFT_PASSWORD"); e && *e) {
+      password = e;
+    } else {
+      password = weft::random_hex(12);
+      generated = true;
+    }
+    auto u = auth.create_user(a.positional[1], password, a.admin ? "admin" : "user", a.tier.empty() ? "free" : a.tier);
+    if (!u.ok()) {
+      print_error(u.error());
+      return u.error().code == "conflict" || u.error().code == "invalid_argument" ? kExitInvalid : kExitSystem;
+    }
+    std::printf("created %s %s (id %s, tier %s)\n", u->role.c_str(), u->email.c_str(), u->id.c_str(), u->tier.c_str());
+    if (generated) std::printf("password: %s\n", password.c_str());
+    return kExitOk;
+  }
+  if (sub == "list") {
+    auto users = auth.list_users(1000, "");
+    if (!users.ok()) {
+      print_error(users.error());
+      return kExitSystem;
+    }
+    for (const auto& u : *users)
+      std::printf("%s  %-30s %-5s %s%s\n", u.id.c_str(), u.email.c_str(), u.role.c_str(), u.tier.c_str(),
+                  u.disabled ? " (disabled)" : "");
+    return kExitOk;
+  }
+  if (sub == "set-tier") {
+    if (a.positional.size() != 3) return usage_error("users set-tier ID TIER");
+    auto u = auth.set_tier(a.positional[1], a.positional[2]);
+    if (!u.ok()) {
+      print_error(u.error());
+      return kExitInvalid;
+    }
+    std::printf("%s is now %s\n", u->email.c_str(), u->tier.c_str());
+    return kExitOk;
+  }
+  return usage_error("unknown users subcommand " + sub);
+}
+
 void on_signal(int) { g_interrupted = true; }
 
 }  // namespace
@@ -469,6 +617,16 @@ int main(int argc, char** argv) {
       a.quiet = true;
     } else if (s == "--until-idle") {
       a.until_idle = true;
+    } else if (s == "--address") {
+      a.address = value("--address");
+    } else if (s == "--port") {
+      a.port = value("--port");
+    } else if (s == "--tier") {
+      a.tier = value("--tier");
+    } else if (s == "--password-file") {
+      a.password_file = value("--password-file");
+    } else if (s == "--admin") {
+      a.admin = true;
     } else if (s.rfind("--", 0) == 0) {
       return usage_error("unknown option " + s);
     } else if (a.command.empty()) {
@@ -487,5 +645,7 @@ int main(int argc, char** argv) {
   if (a.command == "nodes") return cmd_nodes(a);
   if (a.command == "plugins") return cmd_plugins(a);
   if (a.command == "worker") return cmd_worker(a);
+  if (a.command == "serve") return cmd_serve(a);
+  if (a.command == "users") return cmd_users(a);
   return usage_error("unknown command " + a.command);
 }

@@ -244,4 +244,150 @@ Status PluginStore::save_plugin_state(const std::string& name, bool enabled) {
   return as_status(call(op::kSavePluginState, object_of({{"name", name}, {"enabled", enabled}})));
 }
 
+// ---- workflows (listing, versions, deletion) ----------------------------------------------------
+
+Result<std::vector<WorkflowSummary>> PluginStore::list_workflows(const WorkflowFilter& f) {
+  return decode_list<WorkflowSummary>(call(op::kListWorkflows, to_json(f)), "workflows");
+}
+
+Result<std::vector<WorkflowRecord>> PluginStore::list_workflow_versions(const std::string& owner_id,
+                                                                        const std::string& id) {
+  return decode_list<WorkflowRecord>(
+      call(op::kListWorkflowVersions, object_of({{"owner_id", owner_id}, {"id", id}})), "workflows");
+}
+
+Status PluginStore::delete_workflow(const std::string& owner_id, const std::string& id) {
+  return as_status(call(op::kDeleteWorkflow, object_of({{"owner_id", owner_id}, {"id", id}})));
+}
+
+// ---- webhook routes ----------------------------------------------------------------------------
+
+Status PluginStore::set_webhook_routes(const std::string& owner_id, const std::string& workflow_id,
+                                       const std::vector<WebhookRoute>& routes) {
+  return as_status(call(op::kSetWebhookRoutes, object_of({{"owner_id", owner_id},
+                                                          {"workflow_id", workflow_id},
+                                                          {"routes", to_json_array(routes)}})));
+}
+
+Result<WebhookRoute> PluginStore::find_webhook_route(const std::string& path) {
+  return decode<WebhookRoute>(call(op::kFindWebhookRoute, object_of({{"path", path}})), "route");
+}
+
+Result<std::vector<WebhookRoute>> PluginStore::list_webhook_routes(const std::string& owner_id,
+                                                                   const std::string& workflow_id) {
+  return decode_list<WebhookRoute>(
+      call(op::kListWebhookRoutes, object_of({{"owner_id", owner_id}, {"workflow_id", workflow_id}})),
+      "routes");
+}
+
+// ---- users -------------------------------------------------------------------------------------
+
+Result<UserRecord> PluginStore::create_user(const UserRecord& u) {
+  return decode<UserRecord>(call(op::kCreateUser, to_json(u)), "user");
+}
+
+Result<UserRecord> PluginStore::get_user(const std::string& id) {
+  return decode<UserRecord>(call(op::kGetUser, object_of({{"id", id}})), "user");
+}
+
+Result<UserRecord> PluginStore::find_user_by_email(const std::string& email) {
+  return decode<UserRecord>(call(op::kFindUserByEmail, object_of({{"email", email}})), "user");
+}
+
+Result<std::vector<UserRecord>> PluginStore::list_users(int64_t limit, const std::string& after_id) {
+  return decode_list<UserRecord>(
+      call(op::kListUsers, object_of({{"limit", limit}, {"after_id", after_id}})), "users");
+}
+
+Result<int64_t> PluginStore::count_users() {
+  auto r = call(op::kCountUsers, Json::object());
+  if (!r.ok()) return r.take_error();
+  const Json& count = (*r)["count"];
+  if (!count.is_int()) {
+    return Error("storage_error", source_name(*backend_, op::kCountUsers) + " returned no integer 'count'");
+  }
+  return count.as_int();
+}
+
+Result<UserRecord> PluginStore::update_user(const std::string& id, const UserUpdate& u) {
+  return decode<UserRecord>(call(op::kUpdateUser, object_of({{"id", id}, {"update", to_json(u)}})),
+                            "user");
+}
+
+// ---- sessions ----------------------------------------------------------------------------------
+
+Status PluginStore::create_session(const SessionRecord& s) {
+  return as_status(call(op::kCreateSession, to_json(s)));
+}
+
+Result<SessionRecord> PluginStore::get_session(const std::string& id) {
+  return decode<SessionRecord>(call(op::kGetSession, object_of({{"id", id}})), "session");
+}
+
+Status PluginStore::rotate_session(const std::string& id, const std::string& old_hash,
+                                   const std::string& new_hash, int64_t new_expires_at_ms,
+                                   int64_t now_ms) {
+  return as_status(call(op::kRotateSession, object_of({{"id", id},
+                                                       {"old_hash", old_hash},
+                                                       {"new_hash", new_hash},
+                                                       {"new_expires_at_ms", new_expires_at_ms},
+                                                       {"now_ms", now_ms}})));
+}
+
+Status PluginStore::revoke_session(const std::string& id, int64_t now_ms) {
+  return as_status(call(op::kRevokeSession, object_of({{"id", id}, {"now_ms", now_ms}})));
+}
+
+Status PluginStore::revoke_user_sessions(const std::string& user_id, int64_t now_ms) {
+  return as_status(
+      call(op::kRevokeUserSessions, object_of({{"user_id", user_id}, {"now_ms", now_ms}})));
+}
+
+// ---- API keys ----------------------------------------------------------------------------------
+
+Status PluginStore::create_api_key(const ApiKeyRecord& k) {
+  return as_status(call(op::kCreateApiKey, to_json(k)));
+}
+
+Result<ApiKeyRecord> PluginStore::find_api_key(const std::string& prefix) {
+  return decode<ApiKeyRecord>(call(op::kFindApiKey, object_of({{"prefix", prefix}})), "api_key");
+}
+
+Result<ApiKeyRecord> PluginStore::get_api_key(const std::string& user_id, const std::string& id) {
+  return decode<ApiKeyRecord>(call(op::kGetApiKey, object_of({{"user_id", user_id}, {"id", id}})),
+                              "api_key");
+}
+
+Result<std::vector<ApiKeyRecord>> PluginStore::list_api_keys(const std::string& user_id) {
+  return decode_list<ApiKeyRecord>(call(op::kListApiKeys, object_of({{"user_id", user_id}})),
+                                   "api_keys");
+}
+
+Status PluginStore::update_api_key(const std::string& user_id, const std::string& id,
+                                   const ApiKeyUpdate& u) {
+  return as_status(call(op::kUpdateApiKey,
+                        object_of({{"user_id", user_id}, {"id", id}, {"update", to_json(u)}})));
+}
+
+// ---- metrics -----------------------------------------------------------------------------------
+
+Result<std::map<std::string, int64_t>> PluginStore::count_executions_by_status() {
+  auto r = call(op::kCountExecutionsByStatus, Json::object());
+  if (!r.ok()) return r.take_error();
+  const Json& counts = (*r)["counts"];
+  if (!counts.is_object()) {
+    return Error("storage_error", source_name(*backend_, op::kCountExecutionsByStatus) +
+                                      " returned no 'counts' object");
+  }
+  std::map<std::string, int64_t> out;
+  for (const auto& [status, n] : counts.as_object()) {
+    if (!n.is_int()) {
+      return Error("storage_error", source_name(*backend_, op::kCountExecutionsByStatus) +
+                                        " returned a non-integer count for '" + status + "'");
+    }
+    out[status] = n.as_int();
+  }
+  return out;
+}
+
 }  // namespace weft::store

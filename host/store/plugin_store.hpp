@@ -52,6 +52,36 @@ class PluginStore final : public Store {
   Result<std::map<std::string, bool>> load_plugin_states() override;
   Status save_plugin_state(const std::string& name, bool enabled) override;
 
+  Result<std::vector<WorkflowSummary>> list_workflows(const WorkflowFilter& f) override;
+  Result<std::vector<WorkflowRecord>> list_workflow_versions(const std::string& owner_id,
+                                                             const std::string& id) override;
+  Status delete_workflow(const std::string& owner_id, const std::string& id) override;
+  Status set_webhook_routes(const std::string& owner_id, const std::string& workflow_id,
+                            const std::vector<WebhookRoute>& routes) override;
+  Result<WebhookRoute> find_webhook_route(const std::string& path) override;
+  Result<std::vector<WebhookRoute>> list_webhook_routes(const std::string& owner_id,
+                                                        const std::string& workflow_id) override;
+  Result<UserRecord> create_user(const UserRecord& u) override;
+  Result<UserRecord> get_user(const std::string& id) override;
+  Result<UserRecord> find_user_by_email(const std::string& email) override;
+  Result<std::vector<UserRecord>> list_users(int64_t limit, const std::string& after_id) override;
+  Result<int64_t> count_users() override;
+  Result<UserRecord> update_user(const std::string& id, const UserUpdate& u) override;
+  Status create_session(const SessionRecord& s) override;
+  Result<SessionRecord> get_session(const std::string& id) override;
+  Status rotate_session(const std::string& id, const std::string& old_hash,
+                        const std::string& new_hash, int64_t new_expires_at_ms,
+                        int64_t now_ms) override;
+  Status revoke_session(const std::string& id, int64_t now_ms) override;
+  Status revoke_user_sessions(const std::string& user_id, int64_t now_ms) override;
+  Status create_api_key(const ApiKeyRecord& k) override;
+  Result<ApiKeyRecord> find_api_key(const std::string& prefix) override;
+  Result<ApiKeyRecord> get_api_key(const std::string& user_id, const std::string& id) override;
+  Result<std::vector<ApiKeyRecord>> list_api_keys(const std::string& user_id) override;
+  Status update_api_key(const std::string& user_id, const std::string& id,
+                        const ApiKeyUpdate& u) override;
+  Result<std::map<std::string, int64_t>> count_executions_by_status() override;
+
   // Runs one raw operation (what every method above does). Exposed for tools and tests.
   Result<Json> call(std::string_view op, const Json& args);
 

@@ -83,6 +83,31 @@ class Reader {
     if (!v->is_int()) return fail(key, expected("an integer", *v));
     out = v->as_int();
   }
+  void opt_str(const char* key, std::optional<std::string>& out) {
+    const Json* v = get(key);
+    if (!v) return;
+    if (!v->is_string()) return fail(key, expected("a string", *v));
+    out = v->as_string();
+  }
+  void opt_bool(const char* key, std::optional<bool>& out) {
+    const Json* v = get(key);
+    if (!v) return;
+    if (!v->is_bool()) return fail(key, expected("a boolean", *v));
+    out = v->as_bool();
+  }
+  // An array of strings; null counts as empty, like from_json_array.
+  void strings(const char* key, std::vector<std::string>& out) {
+    const Json* v = get(key);
+    if (!v) return;
+    if (!v->is_array() && !v->is_null()) return fail(key, expected("an array of strings", *v));
+    std::vector<std::string> items;
+    items.reserve(v->size());
+    for (const Json& item : v->as_array()) {
+      if (!item.is_string()) return fail(key, "must hold only strings, got " + std::string(item.type_name()));
+      items.push_back(item.as_string());
+    }
+    out = std::move(items);
+  }
   void opt_status(const char* key, std::optional<ExecStatus>& out) {
     const Json* v = get(key);
     if (!v || v->is_null()) return;
@@ -436,6 +461,211 @@ Status from_json(const Json& j, ExecutionFilter& out) {
   r.opt_status("status", out.status);
   r.i64("limit", out.limit);
   r.str("before_id", out.before_id);
+  return r.result();
+}
+
+// ---- UserRecord --------------------------------------------------------------------------------
+
+Json to_json(const UserRecord& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("email", v.email);
+  j.set("password_hash", v.password_hash);
+  j.set("role", v.role);
+  j.set("tier", v.tier);
+  j.set("disabled", v.disabled);
+  j.set("created_at_ms", v.created_at_ms);
+  j.set("updated_at_ms", v.updated_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, UserRecord& out) {
+  Reader r(j, "user record");
+  r.str("id", out.id);
+  r.str("email", out.email);
+  r.str("password_hash", out.password_hash);
+  r.str("role", out.role);
+  r.str("tier", out.tier);
+  r.boolean("disabled", out.disabled);
+  r.i64("created_at_ms", out.created_at_ms);
+  r.i64("updated_at_ms", out.updated_at_ms);
+  return r.result();
+}
+
+// ---- UserUpdate --------------------------------------------------------------------------------
+// Like ExecutionUpdate: optional members are present only when set.
+
+Json to_json(const UserUpdate& v) {
+  Json j = Json::object();
+  if (v.password_hash) j.set("password_hash", *v.password_hash);
+  if (v.role) j.set("role", *v.role);
+  if (v.tier) j.set("tier", *v.tier);
+  if (v.disabled) j.set("disabled", *v.disabled);
+  j.set("revoke_sessions", v.revoke_sessions);
+  return j;
+}
+
+Status from_json(const Json& j, UserUpdate& out) {
+  Reader r(j, "user update");
+  r.opt_str("password_hash", out.password_hash);
+  r.opt_str("role", out.role);
+  r.opt_str("tier", out.tier);
+  r.opt_bool("disabled", out.disabled);
+  r.boolean("revoke_sessions", out.revoke_sessions);
+  return r.result();
+}
+
+// ---- SessionRecord -----------------------------------------------------------------------------
+
+Json to_json(const SessionRecord& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("user_id", v.user_id);
+  j.set("refresh_hash", v.refresh_hash);
+  j.set("previous_hash", v.previous_hash);
+  j.set("created_at_ms", v.created_at_ms);
+  j.set("expires_at_ms", v.expires_at_ms);
+  j.set("revoked_at_ms", v.revoked_at_ms);
+  j.set("refreshed_at_ms", v.refreshed_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, SessionRecord& out) {
+  Reader r(j, "session record");
+  r.str("id", out.id);
+  r.str("user_id", out.user_id);
+  r.str("refresh_hash", out.refresh_hash);
+  r.str("previous_hash", out.previous_hash);
+  r.i64("created_at_ms", out.created_at_ms);
+  r.i64("expires_at_ms", out.expires_at_ms);
+  r.i64("revoked_at_ms", out.revoked_at_ms);
+  r.i64("refreshed_at_ms", out.refreshed_at_ms);
+  return r.result();
+}
+
+// ---- ApiKeyRecord ------------------------------------------------------------------------------
+
+Json to_json(const ApiKeyRecord& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("user_id", v.user_id);
+  j.set("name", v.name);
+  j.set("prefix", v.prefix);
+  j.set("hash", v.hash);
+  Json::Array scopes;
+  scopes.reserve(v.scopes.size());
+  for (const std::string& s : v.scopes) scopes.emplace_back(s);
+  j.set("scopes", Json(std::move(scopes)));
+  j.set("created_at_ms", v.created_at_ms);
+  j.set("expires_at_ms", v.expires_at_ms);
+  j.set("revoked_at_ms", v.revoked_at_ms);
+  j.set("last_used_at_ms", v.last_used_at_ms);
+  j.set("replaced_by", v.replaced_by);
+  return j;
+}
+
+Status from_json(const Json& j, ApiKeyRecord& out) {
+  Reader r(j, "API key record");
+  r.str("id", out.id);
+  r.str("user_id", out.user_id);
+  r.str("name", out.name);
+  r.str("prefix", out.prefix);
+  r.str("hash", out.hash);
+  r.strings("scopes", out.scopes);
+  r.i64("created_at_ms", out.created_at_ms);
+  r.i64("expires_at_ms", out.expires_at_ms);
+  r.i64("revoked_at_ms", out.revoked_at_ms);
+  r.i64("last_used_at_ms", out.last_used_at_ms);
+  r.str("replaced_by", out.replaced_by);
+  return r.result();
+}
+
+// ---- ApiKeyUpdate ------------------------------------------------------------------------------
+// Optional members are present only when set.
+
+Json to_json(const ApiKeyUpdate& v) {
+  Json j = Json::object();
+  if (v.expires_at_ms) j.set("expires_at_ms", *v.expires_at_ms);
+  if (v.revoked_at_ms) j.set("revoked_at_ms", *v.revoked_at_ms);
+  if (v.last_used_at_ms) j.set("last_used_at_ms", *v.last_used_at_ms);
+  if (v.replaced_by) j.set("replaced_by", *v.replaced_by);
+  return j;
+}
+
+Status from_json(const Json& j, ApiKeyUpdate& out) {
+  Reader r(j, "API key update");
+  r.opt_i64("expires_at_ms", out.expires_at_ms);
+  r.opt_i64("revoked_at_ms", out.revoked_at_ms);
+  r.opt_i64("last_used_at_ms", out.last_used_at_ms);
+  r.opt_str("replaced_by", out.replaced_by);
+  return r.result();
+}
+
+// ---- WorkflowSummary ---------------------------------------------------------------------------
+
+Json to_json(const WorkflowSummary& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("owner_id", v.owner_id);
+  j.set("name", v.name);
+  j.set("latest_version", v.latest_version);
+  j.set("created_at_ms", v.created_at_ms);
+  j.set("updated_at_ms", v.updated_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, WorkflowSummary& out) {
+  Reader r(j, "workflow summary");
+  r.str("id", out.id);
+  r.str("owner_id", out.owner_id);
+  r.str("name", out.name);
+  r.i64("latest_version", out.latest_version);
+  r.i64("created_at_ms", out.created_at_ms);
+  r.i64("updated_at_ms", out.updated_at_ms);
+  return r.result();
+}
+
+// ---- WorkflowFilter ----------------------------------------------------------------------------
+
+Json to_json(const WorkflowFilter& v) {
+  Json j = Json::object();
+  j.set("owner_id", v.owner_id);
+  j.set("limit", v.limit);
+  j.set("after_id", v.after_id);
+  return j;
+}
+
+Status from_json(const Json& j, WorkflowFilter& out) {
+  Reader r(j, "workflow filter");
+  r.str("owner_id", out.owner_id);
+  r.i64("limit", out.limit);
+  r.str("after_id", out.after_id);
+  return r.result();
+}
+
+// ---- WebhookRoute ------------------------------------------------------------------------------
+
+Json to_json(const WebhookRoute& v) {
+  Json j = Json::object();
+  j.set("path", v.path);
+  j.set("workflow_id", v.workflow_id);
+  j.set("owner_id", v.owner_id);
+  j.set("node_id", v.node_id);
+  j.set("method", v.method);
+  j.set("auth", v.auth);
+  j.set("created_at_ms", v.created_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, WebhookRoute& out) {
+  Reader r(j, "webhook route");
+  r.str("path", out.path);
+  r.str("workflow_id", out.workflow_id);
+  r.str("owner_id", out.owner_id);
+  r.str("node_id", out.node_id);
+  r.str("method", out.method);
+  r.str("auth", out.auth);
+  r.i64("created_at_ms", out.created_at_ms);
   return r.result();
 }
 

@@ -40,6 +40,30 @@ inline constexpr std::string_view kRequestCancel = "request_cancel";
 inline constexpr std::string_view kSetPaused = "set_paused";
 inline constexpr std::string_view kLoadPluginStates = "load_plugin_states";
 inline constexpr std::string_view kSavePluginState = "save_plugin_state";
+// Schema v5: workflow listing and deletion, webhook routes, accounts, metrics.
+inline constexpr std::string_view kListWorkflows = "list_workflows";
+inline constexpr std::string_view kListWorkflowVersions = "list_workflow_versions";
+inline constexpr std::string_view kDeleteWorkflow = "delete_workflow";
+inline constexpr std::string_view kSetWebhookRoutes = "set_webhook_routes";
+inline constexpr std::string_view kFindWebhookRoute = "find_webhook_route";
+inline constexpr std::string_view kListWebhookRoutes = "list_webhook_routes";
+inline constexpr std::string_view kCreateUser = "create_user";
+inline constexpr std::string_view kGetUser = "get_user";
+inline constexpr std::string_view kFindUserByEmail = "find_user_by_email";
+inline constexpr std::string_view kListUsers = "list_users";
+inline constexpr std::string_view kCountUsers = "count_users";
+inline constexpr std::string_view kUpdateUser = "update_user";
+inline constexpr std::string_view kCreateSession = "create_session";
+inline constexpr std::string_view kGetSession = "get_session";
+inline constexpr std::string_view kRotateSession = "rotate_session";
+inline constexpr std::string_view kRevokeSession = "revoke_session";
+inline constexpr std::string_view kRevokeUserSessions = "revoke_user_sessions";
+inline constexpr std::string_view kCreateApiKey = "create_api_key";
+inline constexpr std::string_view kFindApiKey = "find_api_key";
+inline constexpr std::string_view kGetApiKey = "get_api_key";
+inline constexpr std::string_view kListApiKeys = "list_api_keys";
+inline constexpr std::string_view kUpdateApiKey = "update_api_key";
+inline constexpr std::string_view kCountExecutionsByStatus = "count_executions_by_status";
 }  // namespace op
 
 // Parse limits for JSON crossing the storage boundary. Stored documents were validated when they
@@ -57,6 +81,14 @@ Json to_json(const NodeLogRecord& v);
 Json to_json(const ExecutionUpdate& v);
 Json to_json(const Commit& v);
 Json to_json(const ExecutionFilter& v);
+Json to_json(const UserRecord& v);
+Json to_json(const UserUpdate& v);
+Json to_json(const SessionRecord& v);
+Json to_json(const ApiKeyRecord& v);
+Json to_json(const ApiKeyUpdate& v);
+Json to_json(const WorkflowSummary& v);
+Json to_json(const WorkflowFilter& v);
+Json to_json(const WebhookRoute& v);
 
 Status from_json(const Json& j, Lease& out);
 Status from_json(const Json& j, WorkflowRecord& out);
@@ -68,6 +100,14 @@ Status from_json(const Json& j, NodeLogRecord& out);
 Status from_json(const Json& j, ExecutionUpdate& out);
 Status from_json(const Json& j, Commit& out);
 Status from_json(const Json& j, ExecutionFilter& out);
+Status from_json(const Json& j, UserRecord& out);
+Status from_json(const Json& j, UserUpdate& out);
+Status from_json(const Json& j, SessionRecord& out);
+Status from_json(const Json& j, ApiKeyRecord& out);
+Status from_json(const Json& j, ApiKeyUpdate& out);
+Status from_json(const Json& j, WorkflowSummary& out);
+Status from_json(const Json& j, WorkflowFilter& out);
+Status from_json(const Json& j, WebhookRoute& out);
 
 // Decodes an array of records (e.g. the "executions" member of a list result).
 template <typename T>

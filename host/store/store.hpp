@@ -159,6 +159,93 @@ struct ExecutionFilter {
   std::string before_id;                // pagination cursor: executions created before this one
 };
 
+
+// ---- accounts (schema v5) ----------------------------------------------------------------------
+
+struct UserRecord {
+  std::string id;
+  std::string email;            // unique, stored lower-cased (the store lower-cases on write and lookup)
+  std::string password_hash;    // argon2id encoded string ("$argon2id$v=19$...")
+  std::string role = "user";    // "user" | "admin"
+  std::string tier = "free";    // "free" | "pro" | "enterprise"
+  bool disabled = false;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+// Fields to change; unset = unchanged.
+struct UserUpdate {
+  std::optional<std::string> password_hash;
+  std::optional<std::string> role;
+  std::optional<std::string> tier;
+  std::optional<bool> disabled;
+  // Also revoke every live session of the user (same transaction): password change, disabling.
+  bool revoke_sessions = false;
+};
+
+// A login. Its refresh token is rotated at every use; access tokens carry the session id, so
+// revoking the session (logout) or all of a user's sessions (password change) invalidates them.
+struct SessionRecord {
+  std::string id;
+  std::string user_id;
+  std::string refresh_hash;     // keyed hash (hex) of the current refresh secret
+  std::string previous_hash;    // the refresh hash before the last rotation (reuse detection)
+  int64_t created_at_ms = 0;
+  int64_t expires_at_ms = 0;    // refresh expiry
+  int64_t revoked_at_ms = 0;    // 0 = live
+  int64_t refreshed_at_ms = 0;
+};
+
+struct ApiKeyRecord {
+  std::string id;
+  std::string user_id;
+  std::string name;
+  std::string prefix;               // public lookup part of the key, unique
+  std::string hash;                 // keyed hash (hex) of the whole key
+  std::vector<std::string> scopes;  // e.g. {"workflows:read","executions:write"}; {"*"} = all
+  int64_t created_at_ms = 0;
+  int64_t expires_at_ms = 0;        // 0 = never; rotation sets it to now + overlap
+  int64_t revoked_at_ms = 0;        // 0 = live
+  int64_t last_used_at_ms = 0;
+  std::string replaced_by;          // rotation: id of the successor key
+};
+
+struct ApiKeyUpdate {
+  std::optional<int64_t> expires_at_ms;
+  std::optional<int64_t> revoked_at_ms;
+  std::optional<int64_t> last_used_at_ms;
+  std::optional<std::string> replaced_by;
+};
+
+// ---- workflows, listing (schema v5) --------------------------------------------------------------
+
+// The latest version of a (not deleted) workflow, without its definition.
+struct WorkflowSummary {
+  std::string id;
+  std::string owner_id;
+  std::string name;
+  int64_t latest_version = 0;
+  int64_t created_at_ms = 0;    // version 1
+  int64_t updated_at_ms = 0;    // latest version
+};
+
+struct WorkflowFilter {
+  std::string owner_id;         // required scope
+  int64_t limit = 50;
+  std::string after_id;         // pagination cursor: summaries ordered by id ascending, after this one
+};
+
+// A webhook entry point: the public path routes to one trigger node of one workflow.
+struct WebhookRoute {
+  std::string path;             // unique over the whole server (it is the URL)
+  std::string workflow_id;
+  std::string owner_id;
+  std::string node_id;
+  std::string method = "POST";  // "POST" | "GET" | "ANY"
+  std::string auth;             // "secret_path" | "hmac"
+  int64_t created_at_ms = 0;
+};
+
 class Store : public registry::PluginStateStore {
  public:
   ~Store() override = default;
@@ -204,6 +291,62 @@ class Store : public registry::PluginStateStore {
   // execution finishes it directly (status cancelled + a workflow_done event).
   virtual Status request_cancel(const std::string& execution_id) = 0;
   virtual Status set_paused(const std::string& execution_id, bool paused) = 0;
+
+
+  // ---- workflows (listing, versions, deletion) ----
+  // Latest versions of the owner's non-deleted workflows, ordered by id.
+  virtual Result<std::vector<WorkflowSummary>> list_workflows(const WorkflowFilter& f) = 0;
+  // Every version of one workflow (ascending), definitions included. not_found when deleted or
+  // owned by someone else.
+  virtual Result<std::vector<WorkflowRecord>> list_workflow_versions(const std::string& owner_id,
+                                                                     const std::string& id) = 0;
+  // Marks the workflow deleted (its versions stay for the executions that reference them; get /
+  // list / save then answer not_found) and removes its webhook routes, in one transaction.
+  virtual Status delete_workflow(const std::string& owner_id, const std::string& id) = 0;
+
+  // ---- webhook routes ----
+  // Replaces the routes of one workflow with `routes` (one transaction). "conflict" when a path
+  // already belongs to another workflow (nothing changed then).
+  virtual Status set_webhook_routes(const std::string& owner_id, const std::string& workflow_id,
+                                    const std::vector<WebhookRoute>& routes) = 0;
+  virtual Result<WebhookRoute> find_webhook_route(const std::string& path) = 0;
+  virtual Result<std::vector<WebhookRoute>> list_webhook_routes(const std::string& owner_id,
+                                                                const std::string& workflow_id) = 0;
+
+  // ---- users ----
+  // id "" = generate. "conflict" when the email is taken.
+  virtual Result<UserRecord> create_user(const UserRecord& u) = 0;
+  virtual Result<UserRecord> get_user(const std::string& id) = 0;
+  virtual Result<UserRecord> find_user_by_email(const std::string& email) = 0;
+  // Ordered by id; after_id is the pagination cursor.
+  virtual Result<std::vector<UserRecord>> list_users(int64_t limit, const std::string& after_id) = 0;
+  virtual Result<int64_t> count_users() = 0;
+  virtual Result<UserRecord> update_user(const std::string& id, const UserUpdate& u) = 0;
+
+  // ---- sessions ----
+  virtual Status create_session(const SessionRecord& s) = 0;
+  virtual Result<SessionRecord> get_session(const std::string& id) = 0;
+  // Refresh rotation as compare-and-swap: succeeds only when the session is live, not expired at
+  // now_ms and its refresh_hash equals old_hash; then previous_hash = old_hash, refresh_hash =
+  // new_hash, expires_at = new_expires_at_ms. "conflict" otherwise (nothing changed).
+  virtual Status rotate_session(const std::string& id, const std::string& old_hash,
+                                const std::string& new_hash, int64_t new_expires_at_ms,
+                                int64_t now_ms) = 0;
+  virtual Status revoke_session(const std::string& id, int64_t now_ms) = 0;
+  virtual Status revoke_user_sessions(const std::string& user_id, int64_t now_ms) = 0;
+
+  // ---- API keys ----
+  // "conflict" when the prefix exists.
+  virtual Status create_api_key(const ApiKeyRecord& k) = 0;
+  virtual Result<ApiKeyRecord> find_api_key(const std::string& prefix) = 0;
+  virtual Result<ApiKeyRecord> get_api_key(const std::string& user_id, const std::string& id) = 0;
+  virtual Result<std::vector<ApiKeyRecord>> list_api_keys(const std::string& user_id) = 0;
+  virtual Status update_api_key(const std::string& user_id, const std::string& id,
+                                const ApiKeyUpdate& u) = 0;
+
+  // ---- metrics ----
+  // Number of executions per status name ("queued", "running", ...), over all owners.
+  virtual Result<std::map<std::string, int64_t>> count_executions_by_status() = 0;
 
   // Plugin states (registry::PluginStateStore) are inherited.
 };

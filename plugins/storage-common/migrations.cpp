@@ -19,8 +19,8 @@ struct Migration {
 // affinity, 64-bit). JSON documents are TEXT in both: the store never queries inside them, and
 // TEXT round-trips through SOCI without conversions (a later migration can move PostgreSQL to
 // JSONB if SQL-side querying is ever needed). Booleans are INTEGER 0/1. Times are Unix ms.
-// Every table that holds user data carries owner_id so per-user scoping (users/credentials come
-// in a later version) needs no table rewrite.
+// Every table that holds user data carries owner_id so per-user scoping (users/credentials, from
+// migration 5 on) needs no table rewrite.
 // SQLite only (migration 4): the execution history tables as WITHOUT ROWID tables clustered by
 // their primary key. Every executed node appends to node_runs, node_logs and events in one commit;
 // as rowid tables each of them writes two b-trees (the rows, and the index on the key), as
@@ -186,6 +186,65 @@ std::vector<Migration> all_migrations(Dialect d) {
       // the version is recorded so that both dialects count alike.
       {4, "cluster_history_tables",
        d == Dialect::SQLite ? cluster_history_tables() : std::vector<std::string>{}},
+      {5,
+       "accounts_and_webhooks",
+       {
+           // Emails are stored lower-cased by the store, so a plain unique index is
+           // case-insensitive uniqueness.
+           "CREATE TABLE users ("
+           " id TEXT NOT NULL PRIMARY KEY,"
+           " email TEXT NOT NULL,"
+           " password_hash TEXT NOT NULL DEFAULT '',"
+           " role TEXT NOT NULL DEFAULT 'user',"
+           " tier TEXT NOT NULL DEFAULT 'free',"
+           " disabled INTEGER NOT NULL DEFAULT 0,"
+           " created_at BIGINT NOT NULL,"
+           " updated_at BIGINT NOT NULL)",
+           "CREATE UNIQUE INDEX users_email ON users (email)",
+           "CREATE TABLE sessions ("
+           " id TEXT NOT NULL PRIMARY KEY,"
+           " user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+           " refresh_hash TEXT NOT NULL,"
+           " previous_hash TEXT NOT NULL DEFAULT '',"
+           " created_at BIGINT NOT NULL,"
+           " expires_at BIGINT NOT NULL DEFAULT 0,"
+           " revoked_at BIGINT NOT NULL DEFAULT 0,"
+           " refreshed_at BIGINT NOT NULL DEFAULT 0)",
+           // revoke_user_sessions: the live sessions of one user.
+           "CREATE INDEX sessions_by_user ON sessions (user_id, revoked_at)",
+           "CREATE TABLE api_keys ("
+           " id TEXT NOT NULL PRIMARY KEY,"
+           " user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+           " name TEXT NOT NULL DEFAULT '',"
+           " prefix TEXT NOT NULL,"
+           " hash TEXT NOT NULL,"
+           " scopes TEXT NOT NULL,"  // JSON array of strings
+           " created_at BIGINT NOT NULL,"
+           " expires_at BIGINT NOT NULL DEFAULT 0,"
+           " revoked_at BIGINT NOT NULL DEFAULT 0,"
+           " last_used_at BIGINT NOT NULL DEFAULT 0,"
+           " replaced_by TEXT NOT NULL DEFAULT '')",
+           "CREATE UNIQUE INDEX api_keys_prefix ON api_keys (prefix)",
+           "CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at)",
+           // The path is the public URL: unique over the server (the primary key).
+           "CREATE TABLE webhook_routes ("
+           " path TEXT NOT NULL PRIMARY KEY,"
+           " workflow_id TEXT NOT NULL,"
+           " owner_id TEXT NOT NULL DEFAULT '',"
+           " node_id TEXT NOT NULL DEFAULT '',"
+           " method TEXT NOT NULL DEFAULT 'POST',"
+           " auth TEXT NOT NULL DEFAULT '',"
+           " created_at BIGINT NOT NULL)",
+           "CREATE INDEX webhook_routes_by_workflow ON webhook_routes (workflow_id)",
+           "CREATE INDEX webhook_routes_by_owner ON webhook_routes (owner_id, workflow_id, path)",
+           // A deleted workflow keeps its versions (executions still reference them); a row here
+           // hides it from get / list / save. A separate table rather than a column: workflows
+           // has one row per version, and the mark belongs to the workflow.
+           "CREATE TABLE workflow_deletions ("
+           " id TEXT NOT NULL PRIMARY KEY,"
+           " owner_id TEXT NOT NULL DEFAULT '',"
+           " deleted_at BIGINT NOT NULL)",
+       }},
   };
 }
 

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "host/core/call.hpp"
@@ -72,6 +74,17 @@ class Args {
     if (!v) return out;
     Status s = store::from_json(*v, out);
     if (!s.ok()) error_ = s.error().message;
+    return out;
+  }
+  // An array of records; absent or null = empty.
+  template <typename T>
+  std::vector<T> list(const char* key) {
+    std::vector<T> out;
+    if (!error_.empty()) return out;
+    const Json* v = a_.find(key);
+    if (!v) return out;
+    Status s = store::from_json_array(*v, out, key);
+    if (!s.ok()) error_ = std::string("argument '") + key + "': " + s.error().message;
     return out;
   }
   bool ok() const { return error_.empty(); }
@@ -193,6 +206,10 @@ Result<std::optional<ExecutionRecord>> read_execution(soci::session& s, Statemen
 
 Error execution_not_found(const std::string& id) {
   return Error("not_found", "execution '" + id + "' not found");
+}
+
+Error workflow_not_found(const std::string& id) {
+  return Error("not_found", "workflow '" + id + "' not found");
 }
 
 Json executions_json(const std::vector<ExecutionRecord>& list) {
@@ -410,6 +427,29 @@ const SqlStore::OpEntry SqlStore::kOps[] = {
     {store::op::kSetPaused, Access::Idempotent, &SqlStore::set_paused},
     {store::op::kLoadPluginStates, Access::Read, &SqlStore::load_plugin_states},
     {store::op::kSavePluginState, Access::Idempotent, &SqlStore::save_plugin_state},
+    {store::op::kListWorkflows, Access::Read, &SqlStore::list_workflows},
+    {store::op::kListWorkflowVersions, Access::Read, &SqlStore::list_workflow_versions},
+    {store::op::kDeleteWorkflow, Access::Write, &SqlStore::delete_workflow},
+    {store::op::kSetWebhookRoutes, Access::Idempotent, &SqlStore::set_webhook_routes},
+    {store::op::kFindWebhookRoute, Access::Read, &SqlStore::find_webhook_route},
+    {store::op::kListWebhookRoutes, Access::Read, &SqlStore::list_webhook_routes},
+    {store::op::kCreateUser, Access::Write, &SqlStore::create_user},
+    {store::op::kGetUser, Access::Read, &SqlStore::get_user},
+    {store::op::kFindUserByEmail, Access::Read, &SqlStore::find_user_by_email},
+    {store::op::kListUsers, Access::Read, &SqlStore::list_users},
+    {store::op::kCountUsers, Access::Read, &SqlStore::count_users},
+    {store::op::kUpdateUser, Access::Idempotent, &SqlStore::update_user},
+    {store::op::kCreateSession, Access::Write, &SqlStore::create_session},
+    {store::op::kGetSession, Access::Read, &SqlStore::get_session},
+    {store::op::kRotateSession, Access::Write, &SqlStore::rotate_session},
+    {store::op::kRevokeSession, Access::Idempotent, &SqlStore::revoke_session},
+    {store::op::kRevokeUserSessions, Access::Idempotent, &SqlStore::revoke_user_sessions},
+    {store::op::kCreateApiKey, Access::Write, &SqlStore::create_api_key},
+    {store::op::kFindApiKey, Access::Read, &SqlStore::find_api_key},
+    {store::op::kGetApiKey, Access::Read, &SqlStore::get_api_key},
+    {store::op::kListApiKeys, Access::Read, &SqlStore::list_api_keys},
+    {store::op::kUpdateApiKey, Access::Idempotent, &SqlStore::update_api_key},
+    {store::op::kCountExecutionsByStatus, Access::Read, &SqlStore::count_executions_by_status},
 };
 
 Error SqlStore::db_error(std::string_view op, ErrorKind kind, const std::string& message) const {
@@ -524,11 +564,11 @@ Result<Json> SqlStore::save_workflow(Ctx& c, const Json& a) {
   for (int attempt = 0; attempt < 20; ++attempt) {
     Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
     if (!fresh) {
-      std::string existing_owner;
-      Stmt sel(s, c.statements);
-      sel.sql("SELECT owner_id FROM workflows WHERE id = :id LIMIT 1").use(id).into(existing_owner);
-      if (sel.run() && existing_owner != owner) {
-        return Error("not_found", "workflow '" + id + "' not found");
+      // A shared lock: concurrent saves proceed together, a concurrent delete_workflow goes
+      // before or after (and then this save sees the deletion).
+      std::optional<std::string> existing_owner = lock_workflow(c, id, /*exclusive=*/false);
+      if (existing_owner && (*existing_owner != owner || workflow_deleted(c, id))) {
+        return workflow_not_found(id);
       }
     }
     long long version = 0;
@@ -566,7 +606,8 @@ Result<Json> SqlStore::get_workflow(Ctx& c, const Json& a) {
   std::string definition;
   long long got_version = 0, created = 0;
   Stmt st(*c.s, c.statements);
-  st.sql("SELECT version, name, definition, created_at FROM workflows WHERE id = :id AND owner_id = :o")
+  st.sql("SELECT version, name, definition, created_at FROM workflows WHERE id = :id AND owner_id = :o"
+         " AND NOT EXISTS (SELECT 1 FROM workflow_deletions d WHERE d.id = workflows.id)")
       .use(id).use(owner);
   if (version > 0) st.sql(" AND version = :v").use(version);
   st.sql(" ORDER BY version DESC LIMIT 1");
@@ -1160,6 +1201,703 @@ Result<Json> SqlStore::save_plugin_state(Ctx& c, const Json& a) {
   up.run();
   tx.commit();
   return Json::object();
+}
+
+// ---- schema v5: rows ----------------------------------------------------------------------------
+
+namespace {
+
+// Emails compare case-insensitively: the store keeps them lower-cased (ASCII letters; other bytes,
+// UTF-8 included, as they are).
+std::string lower_ascii(std::string s) {
+  for (char& ch : s) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
+  return s;
+}
+
+long long page_limit(long long limit) { return limit <= 0 ? 50 : std::min<long long>(limit, 1000); }
+
+constexpr const char* kUserColumns =
+    "id, email, password_hash, role, tier, disabled, created_at, updated_at";
+
+struct UserRow {
+  store::UserRecord r;
+  long long disabled = 0, created_at = 0, updated_at = 0;
+
+  void bind(Stmt& st) {
+    st.into(r.id).into(r.email).into(r.password_hash).into(r.role).into(r.tier);
+    st.into(disabled).into(created_at).into(updated_at);
+  }
+  store::UserRecord record() const {
+    store::UserRecord out = r;
+    out.disabled = disabled != 0;
+    out.created_at_ms = created_at;
+    out.updated_at_ms = updated_at;
+    return out;
+  }
+};
+
+constexpr const char* kSessionColumns =
+    "id, user_id, refresh_hash, previous_hash, created_at, expires_at, revoked_at, refreshed_at";
+
+struct SessionRow {
+  store::SessionRecord r;
+  long long created_at = 0, expires_at = 0, revoked_at = 0, refreshed_at = 0;
+
+  void bind(Stmt& st) {
+    st.into(r.id).into(r.user_id).into(r.refresh_hash).into(r.previous_hash);
+    st.into(created_at).into(expires_at).into(revoked_at).into(refreshed_at);
+  }
+  store::SessionRecord record() const {
+    store::SessionRecord out = r;
+    out.created_at_ms = created_at;
+    out.expires_at_ms = expires_at;
+    out.revoked_at_ms = revoked_at;
+    out.refreshed_at_ms = refreshed_at;
+    return out;
+  }
+};
+
+constexpr const char* kApiKeyColumns =
+    "id, user_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at,"
+    " replaced_by";
+
+struct ApiKeyRow {
+  store::ApiKeyRecord r;
+  std::string scopes;
+  long long created_at = 0, expires_at = 0, revoked_at = 0, last_used_at = 0;
+
+  void bind(Stmt& st) {
+    st.into(r.id).into(r.user_id).into(r.name).into(r.prefix).into(r.hash).into(scopes);
+    st.into(created_at).into(expires_at).into(revoked_at).into(last_used_at).into(r.replaced_by);
+  }
+  Result<store::ApiKeyRecord> record() const {
+    const std::string what = "API key '" + r.id + "' scopes";
+    auto parsed = parse_stored(scopes, what);
+    if (!parsed.ok()) return parsed.take_error();
+    store::ApiKeyRecord out = r;
+    out.scopes.clear();
+    if (!parsed->is_array() && !parsed->is_null()) {
+      return Error("storage_error", what + " are not a JSON array");
+    }
+    for (const Json& s : parsed->as_array()) {
+      if (!s.is_string()) return Error("storage_error", what + " hold a non-string");
+      out.scopes.push_back(s.as_string());
+    }
+    out.created_at_ms = created_at;
+    out.expires_at_ms = expires_at;
+    out.revoked_at_ms = revoked_at;
+    out.last_used_at_ms = last_used_at;
+    return out;
+  }
+};
+
+std::string scopes_text(const std::vector<std::string>& scopes) {
+  Json::Array a;
+  a.reserve(scopes.size());
+  for (const std::string& s : scopes) a.emplace_back(s);
+  return store::to_json_text(Json(std::move(a)));
+}
+
+constexpr const char* kRouteColumns = "path, workflow_id, owner_id, node_id, method, auth, created_at";
+
+struct RouteRow {
+  store::WebhookRoute r;
+  long long created_at = 0;
+
+  void bind(Stmt& st) {
+    st.into(r.path).into(r.workflow_id).into(r.owner_id).into(r.node_id).into(r.method).into(r.auth);
+    st.into(created_at);
+  }
+  store::WebhookRoute record() const {
+    store::WebhookRoute out = r;
+    out.created_at_ms = created_at;
+    return out;
+  }
+};
+
+// Runs a prepared SELECT bound to `row` and collects every row's record.
+template <typename Row>
+std::vector<decltype(std::declval<const Row&>().record())> fetch_rows(Stmt& st, Row& row) {
+  std::vector<decltype(row.record())> out;
+  if (!st.run()) return out;
+  do {
+    out.push_back(row.record());
+  } while (st.next());
+  return out;
+}
+
+Error user_not_found(const std::string& id) { return Error("not_found", "user '" + id + "' not found"); }
+Error session_not_found(const std::string& id) {
+  return Error("not_found", "session '" + id + "' not found");
+}
+Error api_key_not_found(const std::string& id) {
+  return Error("not_found", "API key '" + id + "' not found");
+}
+
+}  // namespace
+
+// ---- workflows: locking, listing, deletion -----------------------------------------------------
+
+std::optional<std::string> SqlStore::lock_workflow(Ctx& c, const std::string& id, bool exclusive) {
+  std::string owner;
+  Stmt sel(*c.s, c.statements);
+  sel.sql("SELECT owner_id FROM workflows WHERE id = :id AND version = 1");
+  if (!sqlite()) sel.sql(exclusive ? " FOR UPDATE" : " FOR SHARE");
+  sel.use(id).into(owner);
+  if (!sel.run()) return std::nullopt;
+  return owner;
+}
+
+bool SqlStore::workflow_deleted(Ctx& c, const std::string& id) {
+  long long one = 0;
+  Stmt sel(*c.s, c.statements);
+  sel.sql("SELECT 1 FROM workflow_deletions WHERE id = :id").use(id).into(one);
+  return sel.run();
+}
+
+Result<Json> SqlStore::list_workflows(Ctx& c, const Json& a) {
+  Args args(a);
+  auto f = args.record<store::WorkflowFilter>(nullptr);
+  if (!args.ok()) return args.error("list_workflows");
+  const long long limit = page_limit(f.limit);
+  // The page is chosen over the (owner_id, id) index before joining the two versions it shows:
+  // the latest (name, updated) and version 1 (created).
+  store::WorkflowSummary w;
+  long long latest = 0, created = 0, updated = 0;
+  Stmt st(*c.s, c.statements);
+  st.sql("SELECT m.id, w.name, m.latest, v1.created_at, w.created_at FROM"
+         " (SELECT id, MAX(version) AS latest FROM workflows WHERE owner_id = :o AND id > :a"
+         " AND NOT EXISTS (SELECT 1 FROM workflow_deletions d WHERE d.id = workflows.id)"
+         " GROUP BY id ORDER BY id LIMIT :l) m"
+         " JOIN workflows w ON w.id = m.id AND w.version = m.latest"
+         " JOIN workflows v1 ON v1.id = m.id AND v1.version = 1"
+         " ORDER BY m.id")
+      .use(f.owner_id).use(f.after_id).use(limit);
+  st.into(w.id).into(w.name).into(latest).into(created).into(updated);
+  std::vector<store::WorkflowSummary> list;
+  if (st.run()) {
+    do {
+      store::WorkflowSummary out = w;
+      out.owner_id = f.owner_id;
+      out.latest_version = latest;
+      out.created_at_ms = created;
+      out.updated_at_ms = updated;
+      list.push_back(std::move(out));
+    } while (st.next());
+  }
+  return object_of({{"workflows", store::to_json_array(list)}});
+}
+
+Result<Json> SqlStore::list_workflow_versions(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("list_workflow_versions");
+  store::WorkflowRecord w;
+  std::string definition;
+  long long version = 0, created = 0;
+  Stmt st(*c.s, c.statements);
+  st.sql("SELECT version, name, definition, created_at FROM workflows WHERE id = :id AND owner_id = :o"
+         " AND NOT EXISTS (SELECT 1 FROM workflow_deletions d WHERE d.id = workflows.id)"
+         " ORDER BY version")
+      .use(id).use(owner);
+  st.into(version).into(w.name).into(definition).into(created);
+  std::vector<store::WorkflowRecord> list;
+  if (st.run()) {
+    do {
+      auto def = parse_stored(definition, "workflow '" + id + "' version " + std::to_string(version) +
+                                              " definition");
+      if (!def.ok()) return def.take_error();
+      store::WorkflowRecord out = w;
+      out.id = id;
+      out.version = version;
+      out.owner_id = owner;
+      out.definition = std::move(def).value();
+      out.created_at_ms = created;
+      list.push_back(std::move(out));
+    } while (st.next());
+  }
+  if (list.empty()) return workflow_not_found(id);
+  return object_of({{"workflows", store::to_json_array(list)}});
+}
+
+Result<Json> SqlStore::delete_workflow(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("delete_workflow");
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  std::optional<std::string> existing_owner = lock_workflow(c, id, /*exclusive=*/true);
+  if (!existing_owner || *existing_owner != owner || workflow_deleted(c, id)) {
+    return workflow_not_found(id);
+  }
+  long long now = wall_ms();
+  Stmt ins(s, c.statements);
+  ins.sql("INSERT INTO workflow_deletions (id, owner_id, deleted_at) VALUES (:id, :o, :t)")
+      .use(id).use(owner).use(now);
+  ins.run();
+  Stmt del(s, c.statements);
+  del.sql("DELETE FROM webhook_routes WHERE workflow_id = :id").use(id);
+  del.run();
+  tx.commit();
+  return Json::object();
+}
+
+// ---- webhook routes ----------------------------------------------------------------------------
+
+Result<Json> SqlStore::set_webhook_routes(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string workflow_id = args.required("workflow_id");
+  auto routes = args.list<store::WebhookRoute>("routes");
+  if (!args.ok()) return args.error("set_webhook_routes");
+  std::set<std::string> paths;
+  for (auto& r : routes) {
+    if (r.path.empty()) return Error("invalid_argument", "set_webhook_routes: a route has an empty path");
+    if (!paths.insert(r.path).second) {
+      return Error("invalid_argument", "set_webhook_routes: path '" + r.path + "' is given twice");
+    }
+    if (r.method.empty()) r.method = "POST";
+  }
+
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  std::optional<std::string> existing_owner = lock_workflow(c, workflow_id, /*exclusive=*/true);
+  if (!existing_owner || *existing_owner != owner || workflow_deleted(c, workflow_id)) {
+    return workflow_not_found(workflow_id);
+  }
+  // A path the workflow keeps keeps its creation time.
+  std::map<std::string, long long> kept;
+  {
+    std::string path;
+    long long created = 0;
+    Stmt sel(s, c.statements);
+    sel.sql("SELECT path, created_at FROM webhook_routes WHERE workflow_id = :wf")
+        .use(workflow_id).into(path).into(created);
+    if (sel.run()) {
+      do {
+        kept[path] = created;
+      } while (sel.next());
+    }
+  }
+  Stmt del(s, c.statements);
+  del.sql("DELETE FROM webhook_routes WHERE workflow_id = :wf").use(workflow_id);
+  del.run();
+  const long long now = wall_ms();
+  for (const auto& r : routes) {
+    auto old = kept.find(r.path);
+    Stmt ins(s, c.statements);
+    ins.sql(std::string("INSERT INTO webhook_routes (") + kRouteColumns +
+            ") VALUES (:p, :wf, :o, :n, :m, :au, :t) ON CONFLICT DO NOTHING");
+    ins.use(r.path).use(workflow_id).use(owner).use(r.node_id).use(r.method).use(r.auth);
+    ins.use(old != kept.end() ? old->second : now);
+    ins.run();
+    if (ins.affected() != 1) {
+      // Another workflow's route (this one's were deleted above). The Tx rolls everything back.
+      return Error("conflict", "webhook path '" + r.path + "' is already used by another workflow");
+    }
+  }
+  tx.commit();
+  return Json::object();
+}
+
+Result<Json> SqlStore::find_webhook_route(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string path = args.required("path");
+  if (!args.ok()) return args.error("find_webhook_route");
+  RouteRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kRouteColumns + " FROM webhook_routes WHERE path = :p").use(path);
+  row.bind(st);
+  if (!st.run()) return Error("not_found", "webhook path '" + path + "' not found");
+  return object_of({{"route", store::to_json(row.record())}});
+}
+
+Result<Json> SqlStore::list_webhook_routes(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string workflow_id = args.str("workflow_id");
+  if (!args.ok()) return args.error("list_webhook_routes");
+  RouteRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kRouteColumns + " FROM webhook_routes WHERE owner_id = :o").use(owner);
+  if (!workflow_id.empty()) st.sql(" AND workflow_id = :wf").use(workflow_id);
+  st.sql(" ORDER BY path");
+  row.bind(st);
+  return object_of({{"routes", store::to_json_array(fetch_rows(st, row))}});
+}
+
+// ---- users -------------------------------------------------------------------------------------
+
+Result<Json> SqlStore::create_user(Ctx& c, const Json& a) {
+  Args args(a);
+  auto u = args.record<store::UserRecord>(nullptr);
+  if (!args.ok()) return args.error("create_user");
+  u.email = lower_ascii(std::move(u.email));
+  if (u.email.empty()) return Error("invalid_argument", "create_user: email is required");
+  if (u.id.empty()) u.id = new_id();
+  u.created_at_ms = u.updated_at_ms = wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt ins(s, c.statements);
+  ins.sql(std::string("INSERT INTO users (") + kUserColumns +
+          ") VALUES (:id, :e, :h, :r, :t, :d, :c, :u) ON CONFLICT DO NOTHING");
+  ins.use(u.id).use(u.email).use(u.password_hash).use(u.role).use(u.tier);
+  ins.use(static_cast<long long>(u.disabled ? 1 : 0));
+  ins.use(static_cast<long long>(u.created_at_ms)).use(static_cast<long long>(u.updated_at_ms));
+  ins.run();
+  if (ins.affected() != 1) {
+    long long one = 0;
+    Stmt sel(s, c.statements);
+    sel.sql("SELECT 1 FROM users WHERE email = :e").use(u.email).into(one);
+    if (sel.run()) return Error("conflict", "email '" + u.email + "' is already registered");
+    return Error("conflict", "user '" + u.id + "' already exists");
+  }
+  tx.commit();
+  return object_of({{"user", store::to_json(u)}});
+}
+
+Result<Json> SqlStore::get_user(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("get_user");
+  UserRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = :id").use(id);
+  row.bind(st);
+  if (!st.run()) return user_not_found(id);
+  return object_of({{"user", store::to_json(row.record())}});
+}
+
+Result<Json> SqlStore::find_user_by_email(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string email = lower_ascii(args.required("email"));
+  if (!args.ok()) return args.error("find_user_by_email");
+  UserRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kUserColumns + " FROM users WHERE email = :e").use(email);
+  row.bind(st);
+  if (!st.run()) return Error("not_found", "no user with email '" + email + "'");
+  return object_of({{"user", store::to_json(row.record())}});
+}
+
+Result<Json> SqlStore::list_users(Ctx& c, const Json& a) {
+  Args args(a);
+  long long limit = page_limit(args.i64("limit", 0));
+  std::string after = args.str("after_id");
+  if (!args.ok()) return args.error("list_users");
+  UserRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kUserColumns + " FROM users WHERE id > :a ORDER BY id LIMIT :l")
+      .use(after).use(limit);
+  row.bind(st);
+  return object_of({{"users", store::to_json_array(fetch_rows(st, row))}});
+}
+
+Result<Json> SqlStore::count_users(Ctx& c, const Json&) {
+  long long n = 0;
+  Stmt st(*c.s, c.statements);
+  st.sql("SELECT COUNT(*) FROM users").into(n);
+  st.run();
+  return object_of({{"count", n}});
+}
+
+Result<Json> SqlStore::update_user(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("id");
+  auto u = args.record<store::UserUpdate>("update");
+  if (!args.ok()) return args.error("update_user");
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  const long long now = wall_ms();
+  Stmt up(s, c.statements);
+  up.sql("UPDATE users SET updated_at = :u").use(now);
+  if (u.password_hash) up.sql(", password_hash = :h").use(*u.password_hash);
+  if (u.role) up.sql(", role = :r").use(*u.role);
+  if (u.tier) up.sql(", tier = :t").use(*u.tier);
+  if (u.disabled) up.sql(", disabled = :d").use(static_cast<long long>(*u.disabled ? 1 : 0));
+  up.sql(" WHERE id = :id").use(id);
+  up.run();
+  if (up.affected() != 1) return user_not_found(id);
+  if (u.revoke_sessions) {
+    Stmt rev(s, c.statements);
+    rev.sql("UPDATE sessions SET revoked_at = :n WHERE user_id = :u AND revoked_at = 0").use(now).use(id);
+    rev.run();
+  }
+  UserRow row;
+  Stmt sel(s, c.statements);
+  sel.sql(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = :id").use(id);
+  row.bind(sel);
+  if (!sel.run()) return user_not_found(id);
+  store::UserRecord rec = row.record();
+  tx.commit();
+  return object_of({{"user", store::to_json(rec)}});
+}
+
+// ---- sessions ----------------------------------------------------------------------------------
+
+namespace {
+
+bool user_exists(soci::session& s, StatementCache* statements, const std::string& id) {
+  long long one = 0;
+  Stmt sel(s, statements);
+  sel.sql("SELECT 1 FROM users WHERE id = :id").use(id).into(one);
+  return sel.run();
+}
+
+}  // namespace
+
+Result<Json> SqlStore::create_session(Ctx& c, const Json& a) {
+  Args args(a);
+  auto r = args.record<store::SessionRecord>(nullptr);
+  if (!args.ok()) return args.error("create_session");
+  if (r.id.empty() || r.user_id.empty() || r.refresh_hash.empty()) {
+    return Error("invalid_argument", "create_session: id, user_id and refresh_hash are required");
+  }
+  if (r.created_at_ms <= 0) r.created_at_ms = wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  if (!user_exists(s, c.statements, r.user_id)) return user_not_found(r.user_id);
+  Stmt ins(s, c.statements);
+  ins.sql(std::string("INSERT INTO sessions (") + kSessionColumns +
+          ") VALUES (:id, :u, :h, :p, :c, :x, :r, :f) ON CONFLICT DO NOTHING");
+  ins.use(r.id).use(r.user_id).use(r.refresh_hash).use(r.previous_hash);
+  ins.use(static_cast<long long>(r.created_at_ms)).use(static_cast<long long>(r.expires_at_ms));
+  ins.use(static_cast<long long>(r.revoked_at_ms)).use(static_cast<long long>(r.refreshed_at_ms));
+  ins.run();
+  if (ins.affected() != 1) return Error("conflict", "session '" + r.id + "' already exists");
+  tx.commit();
+  return Json::object();
+}
+
+Result<Json> SqlStore::get_session(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("get_session");
+  SessionRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE id = :id").use(id);
+  row.bind(st);
+  if (!st.run()) return session_not_found(id);
+  return object_of({{"session", store::to_json(row.record())}});
+}
+
+Result<Json> SqlStore::rotate_session(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("id");
+  std::string old_hash = args.required("old_hash");
+  std::string new_hash = args.required("new_hash");
+  long long expires = args.i64("new_expires_at_ms", 0);
+  long long now = args.i64("now_ms", 0);
+  if (!args.ok()) return args.error("rotate_session");
+  if (now <= 0) now = wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  // The compare-and-swap: one statement, so two refreshes racing with the same token cannot both
+  // win (the second finds the hash already changed).
+  Stmt up(s, c.statements);
+  up.sql("UPDATE sessions SET previous_hash = refresh_hash, refresh_hash = :n, expires_at = :x,"
+         " refreshed_at = :t WHERE id = :id AND refresh_hash = :o AND revoked_at = 0 AND expires_at > :t2")
+      .use(new_hash).use(expires).use(now).use(id).use(old_hash).use(now);
+  up.run();
+  if (up.affected() == 1) {
+    tx.commit();
+    return Json::object();
+  }
+  // Nothing changed: say why (never quoting hashes).
+  std::string current;
+  long long revoked = 0, expires_at = 0;
+  Stmt sel(s, c.statements);
+  sel.sql("SELECT refresh_hash, revoked_at, expires_at FROM sessions WHERE id = :id")
+      .use(id).into(current).into(revoked).into(expires_at);
+  if (!sel.run()) return session_not_found(id);
+  if (revoked != 0) return Error("conflict", "session '" + id + "' is revoked");
+  if (expires_at <= now) return Error("conflict", "session '" + id + "' has expired");
+  return Error("conflict", "session '" + id + "': the refresh token does not match (already rotated)");
+}
+
+Result<Json> SqlStore::revoke_session(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("id");
+  long long now = args.i64("now_ms", 0);
+  if (!args.ok()) return args.error("revoke_session");
+  if (now <= 0) now = wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt up(s, c.statements);
+  up.sql("UPDATE sessions SET revoked_at = :n WHERE id = :id AND revoked_at = 0").use(now).use(id);
+  up.run();
+  if (up.affected() != 1) {
+    // Already revoked (it keeps its first revocation time), or no such session.
+    long long one = 0;
+    Stmt sel(s, c.statements);
+    sel.sql("SELECT 1 FROM sessions WHERE id = :id").use(id).into(one);
+    if (!sel.run()) return session_not_found(id);
+  }
+  tx.commit();
+  return Json::object();
+}
+
+Result<Json> SqlStore::revoke_user_sessions(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string user_id = args.required("user_id");
+  long long now = args.i64("now_ms", 0);
+  if (!args.ok()) return args.error("revoke_user_sessions");
+  if (now <= 0) now = wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt up(s, c.statements);
+  up.sql("UPDATE sessions SET revoked_at = :n WHERE user_id = :u AND revoked_at = 0").use(now).use(user_id);
+  up.run();
+  const long long revoked = up.affected();
+  tx.commit();
+  return object_of({{"revoked", revoked}});
+}
+
+// ---- API keys ----------------------------------------------------------------------------------
+
+Result<Json> SqlStore::create_api_key(Ctx& c, const Json& a) {
+  Args args(a);
+  auto k = args.record<store::ApiKeyRecord>(nullptr);
+  if (!args.ok()) return args.error("create_api_key");
+  if (k.id.empty() || k.user_id.empty() || k.prefix.empty() || k.hash.empty()) {
+    return Error("invalid_argument", "create_api_key: id, user_id, prefix and hash are required");
+  }
+  if (k.created_at_ms <= 0) k.created_at_ms = wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  if (!user_exists(s, c.statements, k.user_id)) return user_not_found(k.user_id);
+  Stmt ins(s, c.statements);
+  ins.sql(std::string("INSERT INTO api_keys (") + kApiKeyColumns +
+          ") VALUES (:id, :u, :n, :p, :h, :s, :c, :x, :r, :l, :rb) ON CONFLICT DO NOTHING");
+  ins.use(k.id).use(k.user_id).use(k.name).use(k.prefix).use(k.hash).use(scopes_text(k.scopes));
+  ins.use(static_cast<long long>(k.created_at_ms)).use(static_cast<long long>(k.expires_at_ms));
+  ins.use(static_cast<long long>(k.revoked_at_ms)).use(static_cast<long long>(k.last_used_at_ms));
+  ins.use(k.replaced_by);
+  ins.run();
+  if (ins.affected() != 1) {
+    long long one = 0;
+    Stmt sel(s, c.statements);
+    sel.sql("SELECT 1 FROM api_keys WHERE prefix = :p").use(k.prefix).into(one);
+    if (sel.run()) return Error("conflict", "API key prefix '" + k.prefix + "' is already in use");
+    return Error("conflict", "API key '" + k.id + "' already exists");
+  }
+  tx.commit();
+  return Json::object();
+}
+
+Result<Json> SqlStore::find_api_key(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string prefix = args.required("prefix");
+  if (!args.ok()) return args.error("find_api_key");
+  ApiKeyRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kApiKeyColumns + " FROM api_keys WHERE prefix = :p").use(prefix);
+  row.bind(st);
+  if (!st.run()) return Error("not_found", "no API key with prefix '" + prefix + "'");
+  auto rec = row.record();
+  if (!rec.ok()) return rec.take_error();
+  return object_of({{"api_key", store::to_json(*rec)}});
+}
+
+Result<Json> SqlStore::get_api_key(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string user_id = args.required("user_id");
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("get_api_key");
+  ApiKeyRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kApiKeyColumns + " FROM api_keys WHERE id = :id AND user_id = :u")
+      .use(id).use(user_id);
+  row.bind(st);
+  if (!st.run()) return api_key_not_found(id);
+  auto rec = row.record();
+  if (!rec.ok()) return rec.take_error();
+  return object_of({{"api_key", store::to_json(*rec)}});
+}
+
+Result<Json> SqlStore::list_api_keys(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string user_id = args.required("user_id");
+  if (!args.ok()) return args.error("list_api_keys");
+  ApiKeyRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kApiKeyColumns +
+         " FROM api_keys WHERE user_id = :u ORDER BY created_at, id")
+      .use(user_id);
+  row.bind(st);
+  Json::Array keys;
+  for (auto& rec : fetch_rows(st, row)) {
+    if (!rec.ok()) return rec.take_error();
+    keys.push_back(store::to_json(*rec));
+  }
+  return object_of({{"api_keys", Json(std::move(keys))}});
+}
+
+Result<Json> SqlStore::update_api_key(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string user_id = args.required("user_id");
+  std::string id = args.required("id");
+  auto u = args.record<store::ApiKeyUpdate>("update");
+  if (!args.ok()) return args.error("update_api_key");
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  if (!u.expires_at_ms && !u.revoked_at_ms && !u.last_used_at_ms && !u.replaced_by) {
+    // Nothing to change; the answer still says whether the key is there.
+    long long one = 0;
+    Stmt sel(s, c.statements);
+    sel.sql("SELECT 1 FROM api_keys WHERE id = :id AND user_id = :u").use(id).use(user_id).into(one);
+    if (!sel.run()) return api_key_not_found(id);
+    tx.commit();
+    return Json::object();
+  }
+  Stmt up(s, c.statements);
+  up.sql("UPDATE api_keys SET ");
+  const char* sep = "";
+  auto set = [&](const char* assignment) {
+    up.sql(sep).sql(assignment);
+    sep = ", ";
+  };
+  if (u.expires_at_ms) {
+    set("expires_at = :x");
+    up.use(static_cast<long long>(*u.expires_at_ms));
+  }
+  if (u.revoked_at_ms) {
+    set("revoked_at = :r");
+    up.use(static_cast<long long>(*u.revoked_at_ms));
+  }
+  if (u.last_used_at_ms) {
+    set("last_used_at = :l");
+    up.use(static_cast<long long>(*u.last_used_at_ms));
+  }
+  if (u.replaced_by) {
+    set("replaced_by = :rb");
+    up.use(*u.replaced_by);
+  }
+  up.sql(" WHERE id = :id AND user_id = :u").use(id).use(user_id);
+  up.run();
+  if (up.affected() != 1) return api_key_not_found(id);
+  tx.commit();
+  return Json::object();
+}
+
+// ---- metrics -----------------------------------------------------------------------------------
+
+Result<Json> SqlStore::count_executions_by_status(Ctx& c, const Json&) {
+  std::string status;
+  long long n = 0;
+  Stmt st(*c.s, c.statements);
+  st.sql("SELECT status, COUNT(*) FROM executions GROUP BY status ORDER BY status").into(status).into(n);
+  Json counts = Json::object();
+  if (st.run()) {
+    do {
+      counts.set(status, n);
+    } while (st.next());
+  }
+  return object_of({{"counts", counts}});
 }
 
 }  // namespace weft::storage

@@ -93,6 +93,37 @@ class SqlStore {
   Result<Json> set_paused(Ctx& c, const Json& a);
   Result<Json> load_plugin_states(Ctx& c, const Json& a);
   Result<Json> save_plugin_state(Ctx& c, const Json& a);
+  // Schema v5.
+  Result<Json> list_workflows(Ctx& c, const Json& a);
+  Result<Json> list_workflow_versions(Ctx& c, const Json& a);
+  Result<Json> delete_workflow(Ctx& c, const Json& a);
+  Result<Json> set_webhook_routes(Ctx& c, const Json& a);
+  Result<Json> find_webhook_route(Ctx& c, const Json& a);
+  Result<Json> list_webhook_routes(Ctx& c, const Json& a);
+  Result<Json> create_user(Ctx& c, const Json& a);
+  Result<Json> get_user(Ctx& c, const Json& a);
+  Result<Json> find_user_by_email(Ctx& c, const Json& a);
+  Result<Json> list_users(Ctx& c, const Json& a);
+  Result<Json> count_users(Ctx& c, const Json& a);
+  Result<Json> update_user(Ctx& c, const Json& a);
+  Result<Json> create_session(Ctx& c, const Json& a);
+  Result<Json> get_session(Ctx& c, const Json& a);
+  Result<Json> rotate_session(Ctx& c, const Json& a);
+  Result<Json> revoke_session(Ctx& c, const Json& a);
+  Result<Json> revoke_user_sessions(Ctx& c, const Json& a);
+  Result<Json> create_api_key(Ctx& c, const Json& a);
+  Result<Json> find_api_key(Ctx& c, const Json& a);
+  Result<Json> get_api_key(Ctx& c, const Json& a);
+  Result<Json> list_api_keys(Ctx& c, const Json& a);
+  Result<Json> update_api_key(Ctx& c, const Json& a);
+  Result<Json> count_executions_by_status(Ctx& c, const Json& a);
+
+  // Locks version 1 of a workflow — every workflow has one — for the rest of the transaction
+  // (PostgreSQL: FOR UPDATE when `exclusive`, else FOR SHARE; SQLite write transactions are
+  // exclusive already), so deleting a workflow and saving it or setting its routes happen one
+  // after the other. Returns the owner, or nullopt when the workflow does not exist.
+  std::optional<std::string> lock_workflow(Ctx& c, const std::string& id, bool exclusive);
+  bool workflow_deleted(Ctx& c, const std::string& id);
 
   const DialectSupport& dialect_;
   StoreOptions options_;

@@ -135,6 +135,109 @@ TEST(Records, WrongTypesAreNamed) {
   ASSERT_FALSE(s.ok());
 }
 
+TEST(Records, AccountShapesRoundTrip) {
+  UserRecord u;
+  u.id = "u1";
+  u.email = "a@example.com";
+  u.password_hash = "$argon2id$v=19$x";
+  u.role = "admin";
+  u.tier = "pro";
+  u.disabled = true;
+  u.created_at_ms = 1;
+  u.updated_at_ms = 2;
+  EXPECT_EQ(to_json(round_trip(u)), to_json(u));
+
+  SessionRecord se{"s1", "u1", "h2", "h1", 1, 2, 3, 4};
+  EXPECT_EQ(to_json(round_trip(se)), to_json(se));
+
+  ApiKeyRecord k;
+  k.id = "k1";
+  k.user_id = "u1";
+  k.name = "ci";
+  k.prefix = "abc";
+  k.hash = "ff";
+  k.scopes = {"workflows:read", "*"};
+  k.created_at_ms = 1;
+  k.expires_at_ms = 2;
+  k.revoked_at_ms = 3;
+  k.last_used_at_ms = 4;
+  k.replaced_by = "k2";
+  ApiKeyRecord kr = round_trip(k);
+  EXPECT_EQ(to_json(kr), to_json(k));
+  EXPECT_EQ(kr.scopes, k.scopes);
+
+  WorkflowSummary w{"wf", "o", "n", 3, 10, 20};
+  EXPECT_EQ(to_json(round_trip(w)), to_json(w));
+  WorkflowFilter f{"o", 7, "after"};
+  EXPECT_EQ(to_json(round_trip(f)), to_json(f));
+  WebhookRoute r{"/p", "wf", "o", "trigger", "ANY", "hmac", 5};
+  EXPECT_EQ(to_json(round_trip(r)), to_json(r));
+}
+
+TEST(Records, AccountUpdatesCarryOnlyTheSetMembers) {
+  UserUpdate none;
+  EXPECT_EQ(to_json(none), Json::object({{"revoke_sessions", false}}));
+  UserUpdate u;
+  u.password_hash = "h";
+  u.disabled = false;  // set to false is still "set"
+  u.revoke_sessions = true;
+  UserUpdate ur = round_trip(u);
+  EXPECT_EQ(to_json(ur), to_json(u));
+  EXPECT_EQ(ur.password_hash, std::optional<std::string>("h"));
+  EXPECT_FALSE(ur.role.has_value());
+  EXPECT_FALSE(ur.tier.has_value());
+  ASSERT_TRUE(ur.disabled.has_value());
+  EXPECT_FALSE(*ur.disabled);
+  EXPECT_TRUE(ur.revoke_sessions);
+
+  ApiKeyUpdate empty;
+  EXPECT_EQ(to_json(empty), Json::object());
+  ApiKeyUpdate k;
+  k.revoked_at_ms = 0;
+  k.replaced_by = "k2";
+  ApiKeyUpdate kr = round_trip(k);
+  EXPECT_EQ(to_json(kr), to_json(k));
+  EXPECT_EQ(kr.revoked_at_ms, std::optional<int64_t>(0));
+  EXPECT_FALSE(kr.expires_at_ms.has_value());
+  EXPECT_FALSE(kr.last_used_at_ms.has_value());
+}
+
+TEST(Records, AccountShapesNameWrongTypes) {
+  ApiKeyRecord k;
+  Status s = from_json(Json::object({{"scopes", "workflows:read"}}), k);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, "invalid_argument");
+  EXPECT_NE(s.error().message.find("scopes"), std::string::npos) << s.error().message;
+  s = from_json(Json::object({{"scopes", Json::array({"a", 1})}}), k);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("scopes"), std::string::npos) << s.error().message;
+
+  UserRecord u;
+  s = from_json(Json::object({{"disabled", 1}}), u);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("disabled"), std::string::npos) << s.error().message;
+  UserUpdate uu;
+  s = from_json(Json::object({{"role", Json()}}), uu);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("role"), std::string::npos) << s.error().message;
+  ApiKeyUpdate ku;
+  s = from_json(Json::object({{"expires_at_ms", "soon"}}), ku);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("expires_at_ms"), std::string::npos) << s.error().message;
+  WebhookRoute r;
+  s = from_json(Json::object({{"created_at_ms", 1.5}}), r);
+  ASSERT_FALSE(s.ok());
+
+  // Missing members keep their defaults.
+  UserRecord d;
+  ASSERT_TRUE(from_json(Json::object({{"email", "x@y"}}), d).ok());
+  EXPECT_EQ(d.role, "user");
+  EXPECT_EQ(d.tier, "free");
+  WebhookRoute dr;
+  ASSERT_TRUE(from_json(Json::object(), dr).ok());
+  EXPECT_EQ(dr.method, "POST");
+}
+
 TEST(Records, StatusNames) {
   for (auto st : {ExecStatus::Queued, ExecStatus::Running, ExecStatus::Parked, ExecStatus::Paused,
                   ExecStatus::Succeeded, ExecStatus::Failed, ExecStatus::Cancelled}) {

@@ -163,7 +163,8 @@ TEST_P(StoreTest, MigrationsAreRecordedAndIdempotent) {
   long long rows = 0;
   *s << "SELECT COUNT(*) FROM schema_migrations", soci::into(rows);
   EXPECT_EQ(rows, kLatest);
-  for (const char* t : {"workflows", "executions", "node_runs", "node_logs", "events", "plugin_states"}) {
+  for (const char* t : {"workflows", "executions", "node_runs", "node_logs", "events", "plugin_states",
+                        "users", "sessions", "api_keys", "webhook_routes", "workflow_deletions"}) {
     EXPECT_TRUE(table_exists(*s, sqlite(), t)) << t;
   }
   // Re-opening the same database (while the first store is still open) applies nothing twice and
@@ -1069,6 +1070,721 @@ TEST_P(StoreTest, UnknownOperationIsUnsupported) {
   auto bad = plugin_store->call("get_execution", Json::object({{"id", 5}}));
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, "invalid_argument");
+}
+
+// ---- schema v5: the accounts migration -----------------------------------------------------------
+
+WebhookRoute route(std::string path, std::string node_id, std::string method = "POST",
+                   std::string auth = "secret_path") {
+  WebhookRoute r;
+  r.path = std::move(path);
+  r.node_id = std::move(node_id);
+  r.method = std::move(method);
+  r.auth = std::move(auth);
+  return r;
+}
+
+TEST_P(StoreTest, TheAccountsMigrationKeepsWhatVersion4Stored) {
+  TestDb fresh(backend());
+  // Migration 5 fails (and rolls back) after its statements: the database stays at version 4.
+  auto failed = fresh.open(Json::object({{"test_fail_migration", 5}}));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("migration 5"), std::string::npos) << failed.error().message;
+  {
+    auto s = fresh.inspect();
+    ASSERT_EQ(schema_version(*s), 4);
+    for (const char* t : {"users", "sessions", "api_keys", "webhook_routes", "workflow_deletions"}) {
+      EXPECT_FALSE(table_exists(*s, sqlite(), t)) << "half of migration 5 survived: " << t;
+    }
+    // Rows as the version 4 code wrote them.
+    *s << "INSERT INTO workflows (id, version, owner_id, name, definition, created_at) VALUES"
+          " ('wf', 1, 'alice', 'first', '{\"n\":1}', 100), ('wf', 2, 'alice', 'second', '{\"n\":2}', 200)";
+    *s << "INSERT INTO executions (id, workflow_id, workflow_version, owner_id, status, definition,"
+          " input, output, error, created_at, updated_at)"
+          " VALUES ('e1', 'wf', 2, 'alice', 'succeeded', '{}', 'null', '{\"ok\":true}', 'null', 1, 1)";
+  }
+  auto opened = fresh.open();
+  ASSERT_OK(opened);
+  auto store = std::move(opened).value();
+  {
+    auto s = fresh.inspect();
+    EXPECT_EQ(schema_version(*s), kLatest);
+    for (const char* t : {"users", "sessions", "api_keys", "webhook_routes", "workflow_deletions"}) {
+      EXPECT_TRUE(table_exists(*s, sqlite(), t)) << t;
+    }
+  }
+  auto wf = store->get_workflow("alice", "wf");
+  ASSERT_OK(wf);
+  EXPECT_EQ(wf->version, 2);
+  EXPECT_EQ(wf->definition, Json::object({{"n", 2}}));
+  auto listed = store->list_workflows(WorkflowFilter{"alice", 50, ""});
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].latest_version, 2);
+  EXPECT_EQ((*listed)[0].name, "second");
+  EXPECT_EQ((*listed)[0].created_at_ms, 100);
+  EXPECT_EQ((*listed)[0].updated_at_ms, 200);
+  auto versions = store->list_workflow_versions("alice", "wf");
+  ASSERT_OK(versions);
+  EXPECT_EQ(versions->size(), 2u);
+  auto e = store->get_execution("e1");
+  ASSERT_OK(e);
+  EXPECT_EQ(e->output, Json::object({{"ok", true}}));
+  auto counts = store->count_executions_by_status();
+  ASSERT_OK(counts);
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"succeeded", 1}}));
+  // The new tables work.
+  UserRecord u;
+  u.email = "a@example.com";
+  ASSERT_OK(store->create_user(u));
+  ASSERT_OK(store->set_webhook_routes("alice", "wf", {route("/hook", "trigger")}));
+}
+
+// ---- schema v5: workflow listing and deletion -------------------------------------------------
+
+TEST_P(StoreTest, ListWorkflowsShowsTheLatestVersionsOfTheOwnerPagedById) {
+  ASSERT_OK(store_->save_workflow("alice", "wf-b", "b1", Json::object({{"v", 1}})));
+  ASSERT_OK(store_->save_workflow("alice", "wf-a", "a1", Json::object()));
+  ASSERT_OK(store_->save_workflow("alice", "wf-c", "c1", Json::object()));
+  auto b2 = store_->save_workflow("alice", "wf-b", "b2", Json::object({{"v", 2}}));
+  ASSERT_OK(b2);
+  ASSERT_OK(store_->save_workflow("bob", "wf-d", "d1", Json::object()));
+
+  auto all = store_->list_workflows(WorkflowFilter{"alice", 0, ""});
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, "wf-a");
+  EXPECT_EQ((*all)[1].id, "wf-b");
+  EXPECT_EQ((*all)[2].id, "wf-c");
+  const WorkflowSummary& b = (*all)[1];
+  EXPECT_EQ(b.owner_id, "alice");
+  EXPECT_EQ(b.name, "b2");
+  EXPECT_EQ(b.latest_version, 2);
+  auto b1 = store_->get_workflow("alice", "wf-b", 1);
+  ASSERT_OK(b1);
+  EXPECT_EQ(b.created_at_ms, b1->created_at_ms);
+  EXPECT_EQ(b.updated_at_ms, b2->created_at_ms);
+  EXPECT_EQ((*all)[0].latest_version, 1);
+
+  auto page1 = store_->list_workflows(WorkflowFilter{"alice", 2, ""});
+  ASSERT_OK(page1);
+  ASSERT_EQ(page1->size(), 2u);
+  EXPECT_EQ(page1->back().id, "wf-b");
+  auto page2 = store_->list_workflows(WorkflowFilter{"alice", 2, page1->back().id});
+  ASSERT_OK(page2);
+  ASSERT_EQ(page2->size(), 1u);
+  EXPECT_EQ((*page2)[0].id, "wf-c");
+  auto page3 = store_->list_workflows(WorkflowFilter{"alice", 2, "wf-c"});
+  ASSERT_OK(page3);
+  EXPECT_TRUE(page3->empty());
+
+  auto bobs = store_->list_workflows(WorkflowFilter{"bob", 50, ""});
+  ASSERT_OK(bobs);
+  ASSERT_EQ(bobs->size(), 1u);
+  EXPECT_EQ((*bobs)[0].id, "wf-d");
+  auto nobody = store_->list_workflows(WorkflowFilter{"carol", 50, ""});
+  ASSERT_OK(nobody);
+  EXPECT_TRUE(nobody->empty());
+}
+
+TEST_P(StoreTest, ListWorkflowVersionsIsAscendingAndScopedByOwner) {
+  auto v1 = store_->save_workflow("alice", "", "one", Json::object({{"n", 1}}));
+  ASSERT_OK(v1);
+  ASSERT_OK(store_->save_workflow("alice", v1->id, "two", Json::object({{"n", 2}})));
+  ASSERT_OK(store_->save_workflow("alice", v1->id, "three", Json::object({{"n", 3}})));
+  auto versions = store_->list_workflow_versions("alice", v1->id);
+  ASSERT_OK(versions);
+  ASSERT_EQ(versions->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*versions)[i].id, v1->id);
+    EXPECT_EQ((*versions)[i].owner_id, "alice");
+    EXPECT_EQ((*versions)[i].version, static_cast<int64_t>(i + 1));
+    EXPECT_EQ((*versions)[i].definition, Json::object({{"n", static_cast<int>(i + 1)}}));
+  }
+  EXPECT_EQ((*versions)[2].name, "three");
+  auto other = store_->list_workflow_versions("bob", v1->id);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, "not_found");
+  auto missing = store_->list_workflow_versions("alice", "no-such-workflow");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "not_found");
+}
+
+TEST_P(StoreTest, ADeletedWorkflowIsInvisibleAndLosesItsWebhookRoutes) {
+  auto wf = store_->save_workflow("alice", "", "w", Json::object({{"n", 1}}));
+  ASSERT_OK(wf);
+  ASSERT_OK(store_->save_workflow("alice", wf->id, "w", Json::object({{"n", 2}})));
+  auto keep = store_->save_workflow("alice", "", "keep", Json::object());
+  ASSERT_OK(keep);
+  ASSERT_OK(store_->set_webhook_routes("alice", wf->id,
+                                       {route("/w/1", "t1"), route("/w/2", "t2")}));
+  ASSERT_OK(store_->set_webhook_routes("alice", keep->id, {route("/keep", "t")}));
+  NewExecution ne = new_exec("alice");
+  ne.workflow_id = wf->id;
+  auto exec = create(ne);
+
+  // Someone else cannot delete it.
+  auto hijack = store_->delete_workflow("bob", wf->id);
+  ASSERT_FALSE(hijack.ok());
+  EXPECT_EQ(hijack.error().code, "not_found");
+  ASSERT_OK(store_->get_workflow("alice", wf->id));
+
+  ASSERT_OK(store_->delete_workflow("alice", wf->id));
+  for (int64_t version : {0, 1, 2}) {
+    auto got = store_->get_workflow("alice", wf->id, version);
+    ASSERT_FALSE(got.ok()) << "version " << version;
+    EXPECT_EQ(got.error().code, "not_found");
+  }
+  auto listed = store_->list_workflows(WorkflowFilter{"alice", 50, ""});
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, keep->id);
+  auto versions = store_->list_workflow_versions("alice", wf->id);
+  ASSERT_FALSE(versions.ok());
+  EXPECT_EQ(versions.error().code, "not_found");
+  auto saved = store_->save_workflow("alice", wf->id, "again", Json::object());
+  ASSERT_FALSE(saved.ok());
+  EXPECT_EQ(saved.error().code, "not_found");
+  auto twice = store_->delete_workflow("alice", wf->id);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().code, "not_found");
+
+  // Its routes went with it (in the same transaction); the other workflow's stayed.
+  auto gone = store_->find_webhook_route("/w/1");
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, "not_found");
+  auto routes = store_->list_webhook_routes("alice", "");
+  ASSERT_OK(routes);
+  ASSERT_EQ(routes->size(), 1u);
+  EXPECT_EQ((*routes)[0].path, "/keep");
+  auto reroute = store_->set_webhook_routes("alice", wf->id, {route("/w/1", "t1")});
+  ASSERT_FALSE(reroute.ok());
+  EXPECT_EQ(reroute.error().code, "not_found");
+
+  // The versions stay for the executions that ran them.
+  auto e = store_->get_execution(exec.id);
+  ASSERT_OK(e);
+  EXPECT_EQ(e->workflow_id, wf->id);
+  auto s = db_->inspect();
+  long long rows = 0;
+  *s << "SELECT COUNT(*) FROM workflows WHERE id = :id", soci::use(wf->id), soci::into(rows);
+  EXPECT_EQ(rows, 2);
+  auto unknown = store_->delete_workflow("alice", "no-such-workflow");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, "not_found");
+}
+
+// ---- schema v5: webhook routes ------------------------------------------------------------------
+
+TEST_P(StoreTest, WebhookRoutesAreReplacedPerWorkflowAndPathsAreUniqueAcrossWorkflows) {
+  auto wf1 = store_->save_workflow("alice", "", "one", Json::object());
+  auto wf2 = store_->save_workflow("alice", "", "two", Json::object());
+  auto wf3 = store_->save_workflow("bob", "", "three", Json::object());
+  ASSERT_OK(wf1);
+  ASSERT_OK(wf2);
+  ASSERT_OK(wf3);
+  WebhookRoute a = route("/hooks/a", "trigger_a", "", "secret_path");
+  a.workflow_id = a.owner_id = "ignored";
+  WebhookRoute b = route("/hooks/b", "trigger_b", "GET", "hmac");
+  ASSERT_OK(store_->set_webhook_routes("alice", wf1->id, {a, b}));
+
+  auto found = store_->find_webhook_route("/hooks/a");
+  ASSERT_OK(found);
+  EXPECT_EQ(found->path, "/hooks/a");
+  EXPECT_EQ(found->workflow_id, wf1->id);  // from the arguments, not the route
+  EXPECT_EQ(found->owner_id, "alice");
+  EXPECT_EQ(found->node_id, "trigger_a");
+  EXPECT_EQ(found->method, "POST");  // empty = the default
+  EXPECT_EQ(found->auth, "secret_path");
+  EXPECT_GT(found->created_at_ms, 0);
+  auto b_before = store_->find_webhook_route("/hooks/b");
+  ASSERT_OK(b_before);
+  EXPECT_EQ(b_before->method, "GET");
+
+  // Replacing: /a goes, /b stays (keeping its creation time), /c comes.
+  WebhookRoute c = route("/hooks/c", "trigger_c", "ANY", "hmac");
+  b.node_id = "trigger_b2";
+  ASSERT_OK(store_->set_webhook_routes("alice", wf1->id, {b, c}));
+  auto list1 = store_->list_webhook_routes("alice", wf1->id);
+  ASSERT_OK(list1);
+  ASSERT_EQ(list1->size(), 2u);
+  EXPECT_EQ((*list1)[0].path, "/hooks/b");
+  EXPECT_EQ((*list1)[0].node_id, "trigger_b2");
+  EXPECT_EQ((*list1)[0].created_at_ms, b_before->created_at_ms);
+  EXPECT_EQ((*list1)[1].path, "/hooks/c");
+  EXPECT_EQ(store_->find_webhook_route("/hooks/a").error().code, "not_found");
+
+  // A path of another workflow: conflict naming the path, and nothing of the call is written.
+  WebhookRoute d = route("/hooks/d", "trigger_d");
+  auto clash = store_->set_webhook_routes("alice", wf2->id, {d, c});
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.error().code, "conflict");
+  EXPECT_NE(clash.error().message.find("/hooks/c"), std::string::npos) << clash.error().message;
+  EXPECT_EQ(store_->find_webhook_route("/hooks/d").error().code, "not_found");
+  EXPECT_EQ(store_->find_webhook_route("/hooks/c")->workflow_id, wf1->id);
+  // The same across owners.
+  auto across = store_->set_webhook_routes("bob", wf3->id, {b});
+  ASSERT_FALSE(across.ok());
+  EXPECT_EQ(across.error().code, "conflict");
+  // An existing route of wf2 survives its failed replacement.
+  ASSERT_OK(store_->set_webhook_routes("alice", wf2->id, {d}));
+  ASSERT_FALSE(store_->set_webhook_routes("alice", wf2->id, {route("/hooks/e", "x"), c}).ok());
+  EXPECT_EQ(store_->find_webhook_route("/hooks/d")->workflow_id, wf2->id);
+  EXPECT_EQ(store_->find_webhook_route("/hooks/e").error().code, "not_found");
+
+  auto all = store_->list_webhook_routes("alice", "");
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].path, "/hooks/b");
+  EXPECT_EQ((*all)[2].path, "/hooks/d");
+  auto bobs = store_->list_webhook_routes("bob", "");
+  ASSERT_OK(bobs);
+  EXPECT_TRUE(bobs->empty());
+  // Another owner cannot set (or see) routes of alice's workflow.
+  auto foreign = store_->set_webhook_routes("bob", wf1->id, {route("/hooks/x", "x")});
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.error().code, "not_found");
+  auto foreign_list = store_->list_webhook_routes("bob", wf1->id);
+  ASSERT_OK(foreign_list);
+  EXPECT_TRUE(foreign_list->empty());
+  auto no_workflow = store_->set_webhook_routes("alice", "no-such-workflow", {});
+  ASSERT_FALSE(no_workflow.ok());
+  EXPECT_EQ(no_workflow.error().code, "not_found");
+
+  // Malformed: the same path twice, an empty path.
+  auto dup = store_->set_webhook_routes("alice", wf1->id, {c, c});
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "invalid_argument");
+  auto empty_path = store_->set_webhook_routes("alice", wf1->id, {WebhookRoute{}});
+  ASSERT_FALSE(empty_path.ok());
+  EXPECT_EQ(empty_path.error().code, "invalid_argument");
+
+  // No routes: the workflow's routes are cleared, and a freed path can be taken by another.
+  ASSERT_OK(store_->set_webhook_routes("alice", wf1->id, {}));
+  auto cleared = store_->list_webhook_routes("alice", wf1->id);
+  ASSERT_OK(cleared);
+  EXPECT_TRUE(cleared->empty());
+  ASSERT_OK(store_->set_webhook_routes("bob", wf3->id, {b}));
+  EXPECT_EQ(store_->find_webhook_route("/hooks/b")->owner_id, "bob");
+}
+
+TEST_P(StoreTest, ConcurrentRouteClaimsOnOnePathHaveOneWinner) {
+  constexpr int kWorkflows = 4;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kWorkflows; ++i) {
+    auto wf = store_->save_workflow("alice", "", "w", Json::object());
+    ASSERT_OK(wf);
+    ids.push_back(wf->id);
+  }
+  std::vector<Status> results(kWorkflows);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWorkflows; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = store_->set_webhook_routes(
+          "alice", ids[i], {route("/own/" + std::to_string(i), "t"), route("/shared", "t")});
+    });
+  }
+  for (auto& t : threads) t.join();
+  int winners = 0;
+  for (int i = 0; i < kWorkflows; ++i) {
+    if (results[i].ok()) {
+      ++winners;
+      EXPECT_EQ(store_->find_webhook_route("/shared")->workflow_id, ids[i]);
+    } else {
+      EXPECT_EQ(results[i].error().code, "conflict") << results[i].error().message;
+      EXPECT_EQ(store_->find_webhook_route("/own/" + std::to_string(i)).error().code, "not_found");
+    }
+  }
+  EXPECT_EQ(winners, 1);
+}
+
+TEST_P(StoreTest, RoutesSetWhileTheWorkflowIsDeletedDoNotSurviveIt) {
+  // Either order is fine, but a deleted workflow must never be left with routes.
+  for (int round = 0; round < 20; ++round) {
+    auto wf = store_->save_workflow("alice", "", "w", Json::object());
+    ASSERT_OK(wf);
+    const std::string path = "/race/" + std::to_string(round);
+    Status set_result, delete_result;
+    std::thread setter([&] { set_result = store_->set_webhook_routes("alice", wf->id, {route(path, "t")}); });
+    std::thread deleter([&] { delete_result = store_->delete_workflow("alice", wf->id); });
+    setter.join();
+    deleter.join();
+    ASSERT_OK(delete_result);
+    if (!set_result.ok()) {
+      EXPECT_EQ(set_result.error().code, "not_found") << set_result.error().message;
+    }
+    auto left = store_->find_webhook_route(path);
+    ASSERT_FALSE(left.ok()) << "round " << round << ": a deleted workflow kept its route";
+    EXPECT_EQ(left.error().code, "not_found");
+  }
+}
+
+// ---- schema v5: users ---------------------------------------------------------------------------
+
+UserRecord user(const std::string& email, const std::string& id = "") {
+  UserRecord u;
+  u.id = id;
+  u.email = email;
+  u.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA";
+  return u;
+}
+
+TEST_P(StoreTest, UserEmailsAreLowerCasedAndUnique) {
+  auto count0 = store_->count_users();
+  ASSERT_OK(count0);
+  EXPECT_EQ(*count0, 0);
+  auto alice = store_->create_user(user("Alice@Example.COM"));
+  ASSERT_OK(alice);
+  EXPECT_EQ(alice->id.size(), 26u);
+  EXPECT_EQ(alice->email, "alice@example.com");
+  EXPECT_EQ(alice->role, "user");
+  EXPECT_EQ(alice->tier, "free");
+  EXPECT_FALSE(alice->disabled);
+  EXPECT_GT(alice->created_at_ms, 0);
+  EXPECT_EQ(alice->updated_at_ms, alice->created_at_ms);
+
+  auto found = store_->find_user_by_email("ALICE@example.com");
+  ASSERT_OK(found);
+  EXPECT_EQ(found->id, alice->id);
+  EXPECT_EQ(found->password_hash, alice->password_hash);
+  auto got = store_->get_user(alice->id);
+  ASSERT_OK(got);
+  EXPECT_EQ(to_json(*got), to_json(*alice));
+
+  auto taken = store_->create_user(user("alice@EXAMPLE.com"));
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().code, "conflict");
+  auto same_id = store_->create_user(user("other@example.com", alice->id));
+  ASSERT_FALSE(same_id.ok());
+  EXPECT_EQ(same_id.error().code, "conflict");
+  auto no_email = store_->create_user(user(""));
+  ASSERT_FALSE(no_email.ok());
+  EXPECT_EQ(no_email.error().code, "invalid_argument");
+
+  UserRecord admin = user("root@example.com", "u-admin");
+  admin.role = "admin";
+  admin.tier = "enterprise";
+  admin.disabled = true;
+  auto created = store_->create_user(admin);
+  ASSERT_OK(created);
+  EXPECT_EQ(created->id, "u-admin");
+  auto admin_back = store_->get_user("u-admin");
+  ASSERT_OK(admin_back);
+  EXPECT_EQ(admin_back->role, "admin");
+  EXPECT_EQ(admin_back->tier, "enterprise");
+  EXPECT_TRUE(admin_back->disabled);
+
+  EXPECT_EQ(store_->get_user("nobody").error().code, "not_found");
+  EXPECT_EQ(store_->find_user_by_email("nobody@example.com").error().code, "not_found");
+  auto count = store_->count_users();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 2);
+}
+
+TEST_P(StoreTest, ListUsersPagesById) {
+  for (const char* id : {"u3", "u1", "u2", "u4"}) {
+    ASSERT_OK(store_->create_user(user(std::string(id) + "@example.com", id)));
+  }
+  auto page1 = store_->list_users(3, "");
+  ASSERT_OK(page1);
+  ASSERT_EQ(page1->size(), 3u);
+  EXPECT_EQ((*page1)[0].id, "u1");
+  EXPECT_EQ((*page1)[2].id, "u3");
+  EXPECT_EQ((*page1)[0].email, "u1@example.com");
+  auto page2 = store_->list_users(3, page1->back().id);
+  ASSERT_OK(page2);
+  ASSERT_EQ(page2->size(), 1u);
+  EXPECT_EQ((*page2)[0].id, "u4");
+  auto all = store_->list_users(0, "");  // 0 = the default page size
+  ASSERT_OK(all);
+  EXPECT_EQ(all->size(), 4u);
+}
+
+SessionRecord session(const std::string& id, const std::string& user_id, const std::string& hash,
+                      int64_t expires_at_ms) {
+  SessionRecord s;
+  s.id = id;
+  s.user_id = user_id;
+  s.refresh_hash = hash;
+  s.created_at_ms = 1000;
+  s.expires_at_ms = expires_at_ms;
+  return s;
+}
+
+TEST_P(StoreTest, UpdateUserChangesTheGivenFieldsAndCanRevokeEverySession) {
+  auto alice = store_->create_user(user("alice@example.com"));
+  auto bob = store_->create_user(user("bob@example.com"));
+  ASSERT_OK(alice);
+  ASSERT_OK(bob);
+  ASSERT_OK(store_->create_session(session("s1", alice->id, "h1", 1'000'000)));
+  ASSERT_OK(store_->create_session(session("s2", alice->id, "h2", 1'000'000)));
+  ASSERT_OK(store_->create_session(session("s3", bob->id, "h3", 1'000'000)));
+
+  UserUpdate promote;
+  promote.role = "admin";
+  promote.tier = "pro";
+  auto promoted = store_->update_user(alice->id, promote);
+  ASSERT_OK(promoted);
+  EXPECT_EQ(promoted->role, "admin");
+  EXPECT_EQ(promoted->tier, "pro");
+  EXPECT_EQ(promoted->password_hash, alice->password_hash);  // unset = unchanged
+  EXPECT_FALSE(promoted->disabled);
+  EXPECT_GE(promoted->updated_at_ms, alice->updated_at_ms);
+  EXPECT_EQ(store_->get_session("s1")->revoked_at_ms, 0);
+
+  UserUpdate password;
+  password.password_hash = "$argon2id$new";
+  password.revoke_sessions = true;
+  auto changed = store_->update_user(alice->id, password);
+  ASSERT_OK(changed);
+  EXPECT_EQ(changed->password_hash, "$argon2id$new");
+  EXPECT_EQ(changed->role, "admin");
+  for (const char* id : {"s1", "s2"}) {
+    auto s = store_->get_session(id);
+    ASSERT_OK(s);
+    EXPECT_GT(s->revoked_at_ms, 0) << id;
+  }
+  EXPECT_EQ(store_->get_session("s3")->revoked_at_ms, 0) << "another user's session was revoked";
+
+  UserUpdate disable;
+  disable.disabled = true;
+  auto disabled = store_->update_user(bob->id, disable);
+  ASSERT_OK(disabled);
+  EXPECT_TRUE(disabled->disabled);
+  EXPECT_EQ(store_->find_user_by_email("bob@example.com")->disabled, true);
+
+  auto missing = store_->update_user("nobody", promote);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "not_found");
+}
+
+// ---- schema v5: sessions ------------------------------------------------------------------------
+
+TEST_P(StoreTest, SessionRotationIsACompareAndSwap) {
+  auto alice = store_->create_user(user("alice@example.com"));
+  ASSERT_OK(alice);
+  ASSERT_OK(store_->create_session(session("s1", alice->id, "h1", 5000)));
+  auto s = store_->get_session("s1");
+  ASSERT_OK(s);
+  EXPECT_EQ(s->user_id, alice->id);
+  EXPECT_EQ(s->refresh_hash, "h1");
+  EXPECT_EQ(s->previous_hash, "");
+  EXPECT_EQ(s->created_at_ms, 1000);
+  EXPECT_EQ(s->expires_at_ms, 5000);
+  EXPECT_EQ(s->revoked_at_ms, 0);
+
+  ASSERT_OK(store_->rotate_session("s1", "h1", "h2", 9000, 2000));
+  s = store_->get_session("s1");
+  ASSERT_OK(s);
+  EXPECT_EQ(s->refresh_hash, "h2");
+  EXPECT_EQ(s->previous_hash, "h1");
+  EXPECT_EQ(s->expires_at_ms, 9000);
+  EXPECT_EQ(s->refreshed_at_ms, 2000);
+
+  // The old hash again (a replayed refresh token): refused, nothing changes.
+  auto stale = store_->rotate_session("s1", "h1", "h3", 10000, 3000);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, "conflict");
+  EXPECT_EQ(stale.error().message.find("h1"), std::string::npos) << "hashes must not be quoted";
+  s = store_->get_session("s1");
+  EXPECT_EQ(s->refresh_hash, "h2");
+  EXPECT_EQ(s->previous_hash, "h1");
+
+  // Expired at now_ms (the expiry itself counts as expired).
+  auto expired = store_->rotate_session("s1", "h2", "h3", 20000, 9000);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().code, "conflict");
+  EXPECT_NE(expired.error().message.find("expired"), std::string::npos) << expired.error().message;
+  EXPECT_EQ(store_->get_session("s1")->refresh_hash, "h2");
+
+  // Revoked.
+  ASSERT_OK(store_->revoke_session("s1", 4000));
+  auto revoked = store_->rotate_session("s1", "h2", "h3", 20000, 4500);
+  ASSERT_FALSE(revoked.ok());
+  EXPECT_EQ(revoked.error().code, "conflict");
+  EXPECT_NE(revoked.error().message.find("revoked"), std::string::npos) << revoked.error().message;
+  EXPECT_EQ(store_->get_session("s1")->refresh_hash, "h2");
+
+  auto unknown = store_->rotate_session("nope", "h1", "h2", 9000, 2000);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, "not_found");
+}
+
+TEST_P(StoreTest, ConcurrentRotationsWithOneTokenHaveOneWinner) {
+  auto alice = store_->create_user(user("alice@example.com"));
+  ASSERT_OK(alice);
+  ASSERT_OK(store_->create_session(session("s1", alice->id, "h0", 1'000'000)));
+  constexpr int kThreads = 6;
+  std::vector<Status> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = store_->rotate_session("s1", "h0", "next" + std::to_string(i), 2'000'000, 5000);
+    });
+  }
+  for (auto& t : threads) t.join();
+  int winner = -1;
+  for (int i = 0; i < kThreads; ++i) {
+    if (results[i].ok()) {
+      EXPECT_EQ(winner, -1) << "two rotations of one token succeeded";
+      winner = i;
+    } else {
+      EXPECT_EQ(results[i].error().code, "conflict") << results[i].error().message;
+    }
+  }
+  ASSERT_NE(winner, -1);
+  auto s = store_->get_session("s1");
+  ASSERT_OK(s);
+  EXPECT_EQ(s->refresh_hash, "next" + std::to_string(winner));
+  EXPECT_EQ(s->previous_hash, "h0");
+}
+
+TEST_P(StoreTest, SessionsNeedAUserAndAreRevokedOnceOrAllTogether) {
+  auto alice = store_->create_user(user("alice@example.com"));
+  auto bob = store_->create_user(user("bob@example.com"));
+  ASSERT_OK(alice);
+  ASSERT_OK(bob);
+  auto orphan = store_->create_session(session("s0", "nobody", "h", 5000));
+  ASSERT_FALSE(orphan.ok());
+  EXPECT_EQ(orphan.error().code, "not_found");
+  ASSERT_OK(store_->create_session(session("s1", alice->id, "h1", 5000)));
+  auto dup = store_->create_session(session("s1", alice->id, "other", 5000));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "conflict");
+  auto incomplete = store_->create_session(session("", alice->id, "h", 5000));
+  ASSERT_FALSE(incomplete.ok());
+  EXPECT_EQ(incomplete.error().code, "invalid_argument");
+  ASSERT_OK(store_->create_session(session("s2", alice->id, "h2", 5000)));
+  ASSERT_OK(store_->create_session(session("s3", bob->id, "h3", 5000)));
+  EXPECT_EQ(store_->get_session("nope").error().code, "not_found");
+
+  // Revoking twice keeps the first time.
+  ASSERT_OK(store_->revoke_session("s1", 100));
+  ASSERT_OK(store_->revoke_session("s1", 200));
+  EXPECT_EQ(store_->get_session("s1")->revoked_at_ms, 100);
+  EXPECT_EQ(store_->revoke_session("nope", 100).error().code, "not_found");
+
+  ASSERT_OK(store_->revoke_user_sessions(alice->id, 300));
+  EXPECT_EQ(store_->get_session("s1")->revoked_at_ms, 100);
+  EXPECT_EQ(store_->get_session("s2")->revoked_at_ms, 300);
+  EXPECT_EQ(store_->get_session("s3")->revoked_at_ms, 0);
+  ASSERT_OK(store_->revoke_user_sessions("nobody", 300));  // nothing to revoke is fine
+}
+
+// ---- schema v5: API keys ------------------------------------------------------------------------
+
+ApiKeyRecord api_key(const std::string& id, const std::string& user_id, const std::string& prefix,
+                     int64_t created_at_ms) {
+  ApiKeyRecord k;
+  k.id = id;
+  k.user_id = user_id;
+  k.name = "key " + id;
+  k.prefix = prefix;
+  k.hash = "hash-" + id;
+  k.scopes = {"workflows:read", "executions:write"};
+  k.created_at_ms = created_at_ms;
+  return k;
+}
+
+TEST_P(StoreTest, ApiKeysAreFoundByPrefixAndScopedByUser) {
+  auto alice = store_->create_user(user("alice@example.com"));
+  auto bob = store_->create_user(user("bob@example.com"));
+  ASSERT_OK(alice);
+  ASSERT_OK(bob);
+  ApiKeyRecord k1 = api_key("k1", alice->id, "pfx1", 100);
+  k1.expires_at_ms = 99999;
+  ASSERT_OK(store_->create_api_key(k1));
+  ApiKeyRecord k2 = api_key("k2", alice->id, "pfx2", 50);
+  k2.scopes = {"*"};
+  ASSERT_OK(store_->create_api_key(k2));
+  ApiKeyRecord k3 = api_key("k3", bob->id, "pfx3", 10);
+  k3.scopes = {};
+  ASSERT_OK(store_->create_api_key(k3));
+
+  auto found = store_->find_api_key("pfx1");
+  ASSERT_OK(found);
+  EXPECT_EQ(to_json(*found), to_json(k1));
+  auto got = store_->get_api_key(alice->id, "k2");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->scopes, std::vector<std::string>{"*"});
+  EXPECT_TRUE(store_->find_api_key("pfx3")->scopes.empty());
+
+  // Another user's key is not found, for reading and for writing.
+  auto foreign = store_->get_api_key(bob->id, "k1");
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.error().code, "not_found");
+  ApiKeyUpdate revoke;
+  revoke.revoked_at_ms = 777;
+  auto foreign_update = store_->update_api_key(bob->id, "k1", revoke);
+  ASSERT_FALSE(foreign_update.ok());
+  EXPECT_EQ(foreign_update.error().code, "not_found");
+  EXPECT_EQ(store_->get_api_key(alice->id, "k1")->revoked_at_ms, 0);
+  EXPECT_EQ(store_->find_api_key("nope").error().code, "not_found");
+  EXPECT_EQ(store_->update_api_key(alice->id, "nope", revoke).error().code, "not_found");
+  EXPECT_EQ(store_->update_api_key(alice->id, "nope", ApiKeyUpdate{}).error().code, "not_found");
+  ASSERT_OK(store_->update_api_key(alice->id, "k1", ApiKeyUpdate{}));
+
+  auto listed = store_->list_api_keys(alice->id);
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].id, "k2");  // by creation time
+  EXPECT_EQ((*listed)[1].id, "k1");
+  auto bobs = store_->list_api_keys(bob->id);
+  ASSERT_OK(bobs);
+  ASSERT_EQ(bobs->size(), 1u);
+
+  // Taken prefix, taken id, unknown user, missing members.
+  auto taken = store_->create_api_key(api_key("k4", bob->id, "pfx1", 1));
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().code, "conflict");
+  EXPECT_NE(taken.error().message.find("pfx1"), std::string::npos) << taken.error().message;
+  auto same_id = store_->create_api_key(api_key("k1", alice->id, "pfx9", 1));
+  ASSERT_FALSE(same_id.ok());
+  EXPECT_EQ(same_id.error().code, "conflict");
+  auto orphan = store_->create_api_key(api_key("k5", "nobody", "pfx5", 1));
+  ASSERT_FALSE(orphan.ok());
+  EXPECT_EQ(orphan.error().code, "not_found");
+  ApiKeyRecord no_hash = api_key("k6", alice->id, "pfx6", 1);
+  no_hash.hash.clear();
+  auto incomplete = store_->create_api_key(no_hash);
+  ASSERT_FALSE(incomplete.ok());
+  EXPECT_EQ(incomplete.error().code, "invalid_argument");
+
+  // Rotation: the old key points at its successor and expires later; only the set members change.
+  ASSERT_OK(store_->create_api_key(api_key("k1b", alice->id, "pfx1b", 200)));
+  ApiKeyUpdate rotate;
+  rotate.replaced_by = "k1b";
+  rotate.expires_at_ms = 5000;
+  ASSERT_OK(store_->update_api_key(alice->id, "k1", rotate));
+  ApiKeyUpdate used;
+  used.last_used_at_ms = 4000;
+  ASSERT_OK(store_->update_api_key(alice->id, "k1", used));
+  auto rotated = store_->get_api_key(alice->id, "k1");
+  ASSERT_OK(rotated);
+  EXPECT_EQ(rotated->replaced_by, "k1b");
+  EXPECT_EQ(rotated->expires_at_ms, 5000);
+  EXPECT_EQ(rotated->last_used_at_ms, 4000);
+  EXPECT_EQ(rotated->revoked_at_ms, 0);
+  EXPECT_EQ(rotated->name, "key k1");
+  EXPECT_EQ(rotated->scopes, k1.scopes);
+  ASSERT_OK(store_->update_api_key(alice->id, "k1", revoke));
+  EXPECT_EQ(store_->find_api_key("pfx1")->revoked_at_ms, 777);
+}
+
+// ---- schema v5: metrics -------------------------------------------------------------------------
+
+TEST_P(StoreTest, CountExecutionsByStatusCountsEveryStatusThatHasRows) {
+  auto empty = store_->count_executions_by_status();
+  ASSERT_OK(empty);
+  EXPECT_TRUE(empty->empty());
+  create(new_exec("alice"));
+  create(new_exec("bob"));
+  auto third = create(new_exec("alice"));
+  claim("w", 30000, wall_ms());
+  ASSERT_OK(store_->request_cancel(third.id));
+  auto counts = store_->count_executions_by_status();
+  ASSERT_OK(counts);
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"queued", 1}, {"running", 1}, {"cancelled", 1}}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),

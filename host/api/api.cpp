@@ -1,0 +1,707 @@
+#include "host/api/api.hpp"
+
+#include <algorithm>
+
+#include "host/core/call.hpp"
+#include "host/http/server.hpp"
+
+namespace weft::api {
+
+using http::Access;
+using http::Request;
+using http::Responder;
+using http::Route;
+
+namespace {
+
+const std::string& uid(const Request& r) { return r.principal->user_id; }
+
+// ?limit=N (1..200, default 50).
+Result<int64_t> page_limit(const Request& r) {
+  auto v = r.query_param("limit");
+  if (!v) return int64_t{50};
+  char* end = nullptr;
+  long long n = std::strtoll(v->c_str(), &end, 10);
+  if (v->empty() || *end != '\0' || n < 1 || n > 200)
+    return Error("invalid_argument", "limit must be an integer from 1 to 200");
+  return static_cast<int64_t>(n);
+}
+
+Result<int64_t> int_param(const std::string& text, const char* what, int64_t min, int64_t max) {
+  char* end = nullptr;
+  long long n = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || n < min || n > max)
+    return Error("invalid_argument", std::string(what) + " must be an integer from " + std::to_string(min) +
+                                         " to " + std::to_string(max));
+  return static_cast<int64_t>(n);
+}
+
+Json user_json(const store::UserRecord& u) {
+  Json j = Json::object();
+  j.set("id", u.id);
+  j.set("email", u.email);
+  j.set("role", u.role);
+  j.set("tier", u.tier);
+  j.set("disabled", u.disabled);
+  j.set("created_at", u.created_at_ms);
+  return j;
+}
+
+Json token_json(const auth::TokenPair& t) {
+  Json j = Json::object();
+  j.set("token_type", "Bearer");
+  j.set("access_token", t.access_token);
+  j.set("access_expires_at", t.access_expires_at_ms);
+  j.set("refresh_token", t.refresh_token);
+  j.set("refresh_expires_at", t.refresh_expires_at_ms);
+  return j;
+}
+
+Json key_json(const store::ApiKeyRecord& k) {
+  Json j = Json::object();
+  j.set("id", k.id);
+  j.set("name", k.name);
+  j.set("prefix", k.prefix);
+  Json scopes = Json::array();
+  for (const auto& s : k.scopes) scopes.push_back(s);
+  j.set("scopes", scopes);
+  j.set("created_at", k.created_at_ms);
+  j.set("expires_at", k.expires_at_ms);
+  j.set("revoked", k.revoked_at_ms != 0);
+  j.set("last_used_at", k.last_used_at_ms);
+  if (!k.replaced_by.empty()) j.set("replaced_by", k.replaced_by);
+  return j;
+}
+
+Json workflow_json(const store::WorkflowRecord& w, bool with_definition) {
+  Json j = Json::object();
+  j.set("id", w.id);
+  j.set("version", w.version);
+  j.set("name", w.name);
+  j.set("created_at", w.created_at_ms);
+  if (with_definition) j.set("definition", w.definition);
+  return j;
+}
+
+Json diagnostics_json(const compiler::CompileResult& r) {
+  Json j = Json::object();
+  j.set("ok", r.ok());
+  j.set("errors", r.errors_json());
+  Json warnings = Json::array();
+  for (const auto& d : r.warnings) warnings.push_back(d.to_json());
+  j.set("warnings", warnings);
+  return j;
+}
+
+Json list_body(const char* key, Json items, const std::string& next_cursor) {
+  Json j = Json::object();
+  j.set(key, std::move(items));
+  if (!next_cursor.empty()) j.set("next_cursor", next_cursor);
+  return j;
+}
+
+// Reads a JSON body or answers the error; nullopt when answered.
+std::optional<Json> body_or_error(const Request& req, Responder& res) {
+  auto b = req.json_object();
+  if (!b.ok()) {
+    res.error(b.error());
+    return std::nullopt;
+  }
+  return std::move(*b);
+}
+
+// Only these members may appear in a body; anything else is a 400 (mass assignment, typos).
+bool only_fields(const Json& body, std::initializer_list<std::string_view> allowed, Responder& res) {
+  for (const auto& [k, v] : body.as_object()) {
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+      Json d = Json::object();
+      d.set("field", k);
+      res.error(400, "unknown_field", "unknown field '" + k + "'", d);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> string_list(const Json& v) {
+  std::vector<std::string> out;
+  for (const Json& s : v.as_array())
+    if (s.is_string()) out.push_back(s.as_string());
+  return out;
+}
+
+void respond_start(Responder& res, const Result<service::StartResult>& r) {
+  if (!r.ok()) {
+    res.error(r.error());
+    return;
+  }
+  Json body = Json::object();
+  body.set("execution", service::execution_json(r->execution));
+  Json links = Json::object();
+  links.set("self", "/api/executions/" + r->execution.id);
+  links.set("events", "/api/executions/" + r->execution.id + "/events");
+  body.set("links", links);
+  if (r->existed) body.set("existed", true);
+  const bool finished = store::is_final(r->execution.status);
+  res.json(finished ? 200 : 202, body);
+}
+
+}  // namespace
+
+void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
+  ApiContext* c = ctx.get();
+  auto add = [&router, ctx](Route r) { router.add(std::move(r)); };
+
+  // ---- health and documents ----------------------------------------------------------------------
+  add({"GET", "/healthz", Access::Public, "", "health", false, false, "Liveness: the process answers",
+       [](Request&, Responder res) {
+         Json j = Json::object();
+         j.set("status", "ok");
+         res.json(200, j);
+       }});
+  add({"GET", "/readyz", Access::Public, "", "health", false, false,
+       "Readiness: the store answers and the server is not draining", [c](Request&, Responder res) {
+         Json j = Json::object();
+         if (c->server && c->server->draining()) {
+           j.set("status", "draining");
+           res.json(503, j);
+           return;
+         }
+         auto counts = c->host->store()->count_executions_by_status();
+         if (!counts.ok()) {
+           j.set("status", "unavailable");
+           j.set("reason", counts.error().code);
+           res.json(503, j);
+           return;
+         }
+         j.set("status", "ready");
+         res.json(200, j);
+       }});
+  add({"GET", "/metrics", Access::Public, "", "health", false, false, "Prometheus metrics (text format 0.0.4)",
+       [c](Request&, Responder res) {
+         res.text(200, c->metrics->render(), "text/plain; version=0.0.4");
+       }});
+  add({"GET", "/api/openapi.json", Access::Public, "", "", false, false, "This API's OpenAPI document",
+       [c, &router](Request&, Responder res) { res.json(200, openapi_document(router, c->version)); }});
+
+  // ---- auth --------------------------------------------------------------------------------------
+  add({"POST", "/api/auth/login", Access::Public, "", "login", true, true,
+       "Log in with email and password; returns an access and a refresh token", [c](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body || !only_fields(*body, {"email", "password"}, res)) return;
+         std::string email = (*body)["email"].as_string();
+         std::transform(email.begin(), email.end(), email.begin(), [](unsigned char ch) { return std::tolower(ch); });
+         // Per account, whether or not it exists: the answer must not reveal that.
+         if (c->rate_limits) {
+           const auto pl = http::public_limits(c->rate_overrides);
+           auto d = c->limiter->check("acct:" + email, "login", pl.login_per_account, wall_ms());
+           if (!d.allowed) {
+             res.add_header("Retry-After", std::to_string(d.retry_after_s));
+             res.error(429, "rate_limited", "too many login attempts for this account; retry in " +
+                                                std::to_string(d.retry_after_s) + " s");
+             return;
+           }
+         }
+         auto t = c->auth->login(email, (*body)["password"].as_string());
+         if (!t.ok()) return res.error(t.error());
+         res.json(200, token_json(*t));
+       }});
+  add({"POST", "/api/auth/refresh", Access::Public, "", "login", false, true,
+       "Exchange a refresh token for a new token pair (the old refresh token stops working)",
+       [c](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body || !only_fields(*body, {"refresh_token"}, res)) return;
+         auto t = c->auth->refresh((*body)["refresh_token"].as_string());
+         if (!t.ok()) return res.error(t.error());
+         res.json(200, token_json(*t));
+       }});
+  add({"POST", "/api/auth/logout", Access::User, "", "", false, false,
+       "Revoke the current session (its access and refresh tokens)", [c](Request& req, Responder res) {
+         if (req.principal->via != "jwt")
+           return res.error(400, "invalid_argument", "logout ends a login session; revoke API keys with DELETE /api/keys/{id}");
+         if (Status st = c->auth->logout(*req.principal); !st.ok()) return res.error(st.error());
+         res.no_content();
+       }});
+  add({"GET", "/api/auth/me", Access::User, "", "", false, false, "The caller's account",
+       [](Request& req, Responder res) {
+         const auto& p = *req.principal;
+         Json j = Json::object();
+         j.set("id", p.user_id);
+         j.set("email", p.email);
+         j.set("role", p.role);
+         j.set("tier", p.tier);
+         j.set("via", p.via);
+         Json scopes = Json::array();
+         for (const auto& s : p.scopes) scopes.push_back(s);
+         j.set("scopes", scopes);
+         res.json(200, j);
+       }});
+  add({"POST", "/api/auth/password", Access::User, "", "", true, true,
+       "Change the password; every session of the account is revoked", [c](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body || !only_fields(*body, {"old_password", "new_password"}, res)) return;
+         if (req.principal->via != "jwt")
+           return res.error(403, "forbidden", "the password can only be changed from a login session");
+         Status st = c->auth->change_password(*req.principal, (*body)["old_password"].as_string(),
+                                              (*body)["new_password"].as_string());
+         if (!st.ok()) return res.error(st.error());
+         res.no_content();
+       }});
+
+  // ---- API keys ----------------------------------------------------------------------------------
+  add({"GET", "/api/keys", Access::User, std::string(auth::scope::kKeysManage), "", false, false,
+       "List the account's API keys (never the keys themselves)", [c](Request& req, Responder res) {
+         auto keys = c->auth->list_api_keys(*req.principal);
+         if (!keys.ok()) return res.error(keys.error());
+         Json items = Json::array();
+         for (const auto& k : *keys) items.push_back(key_json(k));
+         res.json(200, list_body("keys", items, ""));
+       }});
+  add({"POST", "/api/keys", Access::User, std::string(auth::scope::kKeysManage), "", false, true,
+       "Create an API key; the key is in this response only", [c](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body || !only_fields(*body, {"name", "scopes", "expires_in_seconds"}, res)) return;
+         const Json& b = *body;
+         if (b.contains("scopes") && !b["scopes"].is_array())
+           return res.error(400, "invalid_argument", "scopes must be an array of strings");
+         auto k = c->auth->create_api_key(*req.principal, b["name"].as_string(), string_list(b["scopes"]),
+                                          b["expires_in_seconds"].as_int(0));
+         if (!k.ok()) return res.error(k.error());
+         Json j = key_json(k->record);
+         j.set("key", k->key);
+         res.json(201, j);
+       }});
+  add({"POST", "/api/keys/:id/rotate", Access::User, std::string(auth::scope::kKeysManage), "", false, false,
+       "Rotate an API key: a new key now, the old one keeps working for the overlap window",
+       [c](Request& req, Responder res) {
+         int64_t overlap = -1;
+         if (auto o = req.query_param("overlap_seconds")) {
+           auto v = int_param(*o, "overlap_seconds", 0, 30 * 86400);
+           if (!v.ok()) return res.error(v.error());
+           overlap = *v;
+         }
+         auto k = c->auth->rotate_api_key(*req.principal, req.param("id"), overlap);
+         if (!k.ok()) return res.error(k.error());
+         Json j = key_json(k->record);
+         j.set("key", k->key);
+         res.json(201, j);
+       }});
+  add({"DELETE", "/api/keys/:id", Access::User, std::string(auth::scope::kKeysManage), "", false, false,
+       "Revoke an API key", [c](Request& req, Responder res) {
+         if (Status st = c->auth->revoke_api_key(*req.principal, req.param("id")); !st.ok())
+           return res.error(st.error());
+         res.no_content();
+       }});
+
+  // ---- workflows ---------------------------------------------------------------------------------
+  const std::string wr(auth::scope::kWorkflowsRead), ww(auth::scope::kWorkflowsWrite);
+  const std::string er(auth::scope::kExecutionsRead), ew(auth::scope::kExecutionsWrite);
+  add({"GET", "/api/workflows", Access::User, wr, "", false, false, "List workflows (latest versions)",
+       [c](Request& req, Responder res) {
+         auto limit = page_limit(req);
+         if (!limit.ok()) return res.error(limit.error());
+         store::WorkflowFilter f;
+         f.owner_id = uid(req);
+         f.limit = *limit + 1;
+         f.after_id = req.query_param("cursor").value_or("");
+         auto list = c->workflows->list(f);
+         if (!list.ok()) return res.error(list.error());
+         std::string next;
+         if (static_cast<int64_t>(list->size()) > *limit) {
+           list->resize(static_cast<size_t>(*limit));
+           next = list->back().id;
+         }
+         Json items = Json::array();
+         for (const auto& w : *list) {
+           Json j = Json::object();
+           j.set("id", w.id);
+           j.set("name", w.name);
+           j.set("version", w.latest_version);
+           j.set("created_at", w.created_at_ms);
+           j.set("updated_at", w.updated_at_ms);
+           items.push_back(j);
+         }
+         res.json(200, list_body("workflows", items, next));
+       }});
+  auto saved_json = [](const service::SavedWorkflow& s) {
+    Json j = workflow_json(s.record, true);
+    j.set("compile", diagnostics_json(s.compiled));
+    return j;
+  };
+  add({"POST", "/api/workflows", Access::User, ww, "", false, true,
+       "Create a workflow (version 1); the response carries its compile diagnostics",
+       [c, saved_json](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body) return;
+         auto s = c->workflows->create(uid(req), *body);
+         if (!s.ok()) return res.error(s.error());
+         res.json(201, saved_json(*s));
+       }});
+  add({"GET", "/api/workflows/:id", Access::User, wr, "", false, false, "Get the latest version of a workflow",
+       [c](Request& req, Responder res) {
+         auto w = c->workflows->get(uid(req), req.param("id"), 0);
+         if (!w.ok()) return res.error(w.error());
+         res.json(200, workflow_json(*w, true));
+       }});
+  add({"PUT", "/api/workflows/:id", Access::User, ww, "", false, true,
+       "Save a new version of a workflow (earlier versions stay unchanged)",
+       [c, saved_json](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body) return;
+         auto s = c->workflows->update(uid(req), req.param("id"), *body);
+         if (!s.ok()) return res.error(s.error());
+         res.json(200, saved_json(*s));
+       }});
+  add({"DELETE", "/api/workflows/:id", Access::User, ww, "", false, false,
+       "Delete a workflow (its executions stay readable)", [c](Request& req, Responder res) {
+         if (Status st = c->workflows->remove(uid(req), req.param("id")); !st.ok()) return res.error(st.error());
+         res.no_content();
+       }});
+  add({"GET", "/api/workflows/:id/versions", Access::User, wr, "", false, false, "List every version of a workflow",
+       [c](Request& req, Responder res) {
+         auto v = c->workflows->versions(uid(req), req.param("id"));
+         if (!v.ok()) return res.error(v.error());
+         Json items = Json::array();
+         for (const auto& w : *v) items.push_back(workflow_json(w, false));
+         res.json(200, list_body("versions", items, ""));
+       }});
+  add({"GET", "/api/workflows/:id/versions/:version", Access::User, wr, "", false, false,
+       "Get one version of a workflow", [c](Request& req, Responder res) {
+         auto v = int_param(req.param("version"), "version", 1, INT64_MAX / 2);
+         if (!v.ok()) return res.error(v.error());
+         auto w = c->workflows->get(uid(req), req.param("id"), *v);
+         if (!w.ok()) return res.error(w.error());
+         res.json(200, workflow_json(*w, true));
+       }});
+  add({"POST", "/api/workflows/compile", Access::User, wr, "compile", false, true,
+       "Compile an unsaved workflow body: every problem at once", [c](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body) return;
+         auto r = c->workflows->compile(uid(req), *body);
+         res.json(r.ok() ? 200 : 422, diagnostics_json(r));
+       }});
+  add({"POST", "/api/workflows/:id/compile", Access::User, wr, "compile", false, false,
+       "Compile a saved workflow (latest or ?version=N)", [c](Request& req, Responder res) {
+         int64_t version = 0;
+         if (auto v = req.query_param("version")) {
+           auto n = int_param(*v, "version", 1, INT64_MAX / 2);
+           if (!n.ok()) return res.error(n.error());
+           version = *n;
+         }
+         auto w = c->workflows->get(uid(req), req.param("id"), version);
+         if (!w.ok()) return res.error(w.error());
+         auto r = c->workflows->compile(uid(req), w->definition, w->id, w->version);
+         res.json(r.ok() ? 200 : 422, diagnostics_json(r));
+       }});
+  add({"POST", "/api/workflows/:id/execute", Access::User, ew, "execute", true, false,
+       "Run a workflow: quick ones answer 200 with the result, others 202 with the execution id "
+       "(?mode=async forces 202, ?mode=sync waits)",
+       [c](Request& req, Responder res) {
+         service::StartRequest sr;
+         sr.owner = uid(req);
+         sr.workflow_id = req.param("id");
+         sr.mode = req.query_param("mode").value_or("auto");
+         if (auto v = req.query_param("version")) {
+           auto n = int_param(*v, "version", 1, INT64_MAX / 2);
+           if (!n.ok()) return res.error(n.error());
+           sr.version = *n;
+         }
+         sr.idempotency_key = req.header("idempotency-key").value_or("");
+         if (!req.body.empty()) {
+           auto body = req.json_object();
+           if (!body.ok()) return res.error(body.error());
+           if (!only_fields(*body, {"input"}, res)) return;
+           if (body->contains("input")) sr.input = (*body)["input"];
+         }
+         respond_start(res, c->executions->start(sr));
+       }});
+  add({"GET", "/api/workflows/:id/webhooks", Access::User, wr, "", false, false,
+       "The webhook entry points of a workflow (with HMAC secrets, owner only)",
+       [c](Request& req, Responder res) {
+         auto hooks = c->workflows->webhooks(uid(req), req.param("id"));
+         if (!hooks.ok()) return res.error(hooks.error());
+         Json items = Json::array();
+         for (const auto& h : *hooks) {
+           Json j = Json::object();
+           j.set("node_id", h.node_id);
+           j.set("url", "/webhook/" + h.path);
+           j.set("method", h.method);
+           j.set("auth", h.auth);
+           j.set("response", h.response);
+           if (!h.hmac_secret.empty()) j.set("hmac_secret", h.hmac_secret);
+           items.push_back(j);
+         }
+         res.json(200, list_body("webhooks", items, ""));
+       }});
+
+  // ---- executions --------------------------------------------------------------------------------
+  add({"GET", "/api/executions", Access::User, er, "", false, false,
+       "List executions (newest first; filters: workflow_id, status; cursor pagination)",
+       [c](Request& req, Responder res) {
+         auto limit = page_limit(req);
+         if (!limit.ok()) return res.error(limit.error());
+         store::ExecutionFilter f;
+         f.owner_id = uid(req);
+         f.limit = *limit + 1;
+         f.workflow_id = req.query_param("workflow_id").value_or("");
+         f.before_id = req.query_param("cursor").value_or("");
+         if (auto s = req.query_param("status")) {
+           f.status = store::exec_status_from(*s);
+           if (!f.status) return res.error(400, "invalid_argument", "unknown status '" + s->substr(0, 40) + "'");
+         }
+         auto list = c->executions->list(f);
+         if (!list.ok()) return res.error(list.error());
+         std::string next;
+         if (static_cast<int64_t>(list->size()) > *limit) {
+           list->resize(static_cast<size_t>(*limit));
+           next = list->back().id;
+         }
+         Json items = Json::array();
+         for (const auto& e : *list) items.push_back(service::execution_json(e));
+         res.json(200, list_body("executions", items, next));
+       }});
+  add({"GET", "/api/executions/:id", Access::User, er, "", false, false, "Get an execution",
+       [c](Request& req, Responder res) {
+         auto e = c->executions->get(uid(req), req.param("id"));
+         if (!e.ok()) return res.error(e.error());
+         res.json(200, service::execution_json(*e));
+       }});
+  add({"GET", "/api/executions/:id/logs", Access::User, er, "", false, false,
+       "Per node attempt logs of an execution", [c](Request& req, Responder res) {
+         auto logs = c->executions->logs(uid(req), req.param("id"));
+         if (!logs.ok()) return res.error(logs.error());
+         Json items = Json::array();
+         for (const auto& l : *logs) items.push_back(service::node_log_json(l));
+         res.json(200, list_body("logs", items, ""));
+       }});
+  add({"GET", "/api/executions/:id/events", Access::User, er, "stream", false, false,
+       "Execution events as Server-Sent Events (persisted first, then live; Last-Event-ID resumes). "
+       "With Accept: application/json, one JSON page instead",
+       [c](Request& req, Responder res) {
+         auto e = c->executions->get(uid(req), req.param("id"));
+         if (!e.ok()) return res.error(e.error());
+         int64_t after = 0;
+         auto cursor = req.header("last-event-id");
+         if (!cursor) cursor = req.query_param("after");
+         if (cursor) {
+           auto n = int_param(*cursor, "Last-Event-ID", 0, INT64_MAX / 2);
+           if (!n.ok()) return res.error(n.error());
+           after = *n;
+         }
+         const std::string accept = req.header("accept").value_or("");
+         if (accept.find("application/json") != std::string::npos &&
+             accept.find("text/event-stream") == std::string::npos) {
+           auto limit = page_limit(req);
+           if (!limit.ok()) return res.error(limit.error());
+           auto events = c->executions->events(uid(req), e->id, after, *limit);
+           if (!events.ok()) return res.error(events.error());
+           Json items = Json::array();
+           for (const auto& ev : *events) items.push_back(service::event_json(ev));
+           return res.json(200, list_body("events", items, ""));
+         }
+         const auto tier = http::limits_for_tier(req.principal->tier, c->rate_overrides);
+         const std::string key = "user:" + uid(req);
+         if (c->rate_limits && tier.streams > 0 && !c->limiter->acquire(key, "stream", tier.streams)) {
+           res.add_header("Retry-After", "5");
+           Json d = Json::object();
+           d.set("max_concurrent_streams", tier.streams);
+           return res.error(429, "rate_limited",
+                            "too many open event streams for this account (" + std::to_string(tier.streams) + ")", d);
+         }
+         const bool counted = c->rate_limits && tier.streams > 0;
+         auto release = [c, key, counted] {
+           if (counted) c->limiter->release(key, "stream");
+         };
+         auto stream = res.start_event_stream();
+         if (!stream || !stream->write(": connected\n\n")) {
+           release();
+           return;
+         }
+         c->sse->add(e->id, after, std::move(stream), release);
+       }});
+  auto control = [c](const char* action) {
+    return [c, action](Request& req, Responder res) {
+      Result<store::ExecutionRecord> r = Error("internal", "unknown action");
+      const std::string a = action;
+      if (a == "cancel") r = c->executions->cancel(uid(req), req.param("id"));
+      if (a == "pause") r = c->executions->pause(uid(req), req.param("id"));
+      if (a == "resume") r = c->executions->resume(uid(req), req.param("id"));
+      if (!r.ok()) return res.error(r.error());
+      res.json(200, service::execution_json(*r));
+    };
+  };
+  add({"POST", "/api/executions/:id/cancel", Access::User, ew, "", false, false, "Cancel an execution", control("cancel")});
+  add({"POST", "/api/executions/:id/pause", Access::User, ew, "", false, false,
+       "Pause an execution (at the next node boundary)", control("pause")});
+  add({"POST", "/api/executions/:id/resume", Access::User, ew, "", false, false, "Resume a paused execution",
+       control("resume")});
+
+  // ---- palette -----------------------------------------------------------------------------------
+  add({"GET", "/api/nodes", Access::User, wr, "", false, false, "The node palette: every enabled node type",
+       [c](Request&, Responder res) {
+         Json j = Json::object();
+         j.set("nodes", c->host->registry().palette());
+         res.json(200, j);
+       }});
+
+  // ---- admin -------------------------------------------------------------------------------------
+  const std::string adm(auth::scope::kAdmin);
+  add({"GET", "/api/admin/plugins", Access::Admin, adm, "", false, false, "List plugins and their states",
+       [c](Request&, Responder res) {
+         Json items = Json::array();
+         for (const auto& p : c->host->registry().plugins()) {
+           Json j = Json::object();
+           j.set("name", p.name);
+           j.set("version", p.version);
+           j.set("description", p.description);
+           j.set("state", registry::to_string(p.state));
+           if (!p.reason.empty()) j.set("reason", p.reason);
+           Json types = Json::array();
+           for (const auto& t : p.node_types) types.push_back(t);
+           j.set("node_types", types);
+           items.push_back(j);
+         }
+         res.json(200, list_body("plugins", items, ""));
+       }});
+  auto plugin_switch = [c](bool enable) {
+    return [c, enable](Request& req, Responder res) {
+      if (Status st = c->host->set_plugin_enabled(req.param("name"), enable); !st.ok()) return res.error(st.error());
+      for (const auto& p : c->host->registry().plugins()) {
+        if (p.name != req.param("name")) continue;
+        Json j = Json::object();
+        j.set("name", p.name);
+        j.set("state", registry::to_string(p.state));
+        return res.json(200, j);
+      }
+      res.error(404, "not_found", "plugin not found");
+    };
+  };
+  add({"POST", "/api/admin/plugins/:name/enable", Access::Admin, adm, "", false, false, "Enable a plugin",
+       plugin_switch(true)});
+  add({"POST", "/api/admin/plugins/:name/disable", Access::Admin, adm, "", false, false, "Disable a plugin",
+       plugin_switch(false)});
+  add({"GET", "/api/admin/users", Access::Admin, adm, "", false, false, "List users", [c](Request& req, Responder res) {
+         auto limit = page_limit(req);
+         if (!limit.ok()) return res.error(limit.error());
+         auto users = c->auth->list_users(*limit + 1, req.query_param("cursor").value_or(""));
+         if (!users.ok()) return res.error(users.error());
+         std::string next;
+         if (static_cast<int64_t>(users->size()) > *limit) {
+           users->resize(static_cast<size_t>(*limit));
+           next = users->back().id;
+         }
+         Json items = Json::array();
+         for (const auto& u : *users) items.push_back(user_json(u));
+         res.json(200, list_body("users", items, next));
+       }});
+  add({"POST", "/api/admin/users", Access::Admin, adm, "", true, true, "Create a user",
+       [c](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body || !only_fields(*body, {"email", "password", "role", "tier"}, res)) return;
+         const Json& b = *body;
+         auto u = c->auth->create_user(b["email"].as_string(), b["password"].as_string(),
+                                       b.contains("role") ? b["role"].as_string() : "user",
+                                       b.contains("tier") ? b["tier"].as_string() : "free");
+         if (!u.ok()) return res.error(u.error());
+         res.json(201, user_json(*u));
+       }});
+  add({"PUT", "/api/admin/users/:id/tier", Access::Admin, adm, "", false, true, "Set a user's tier",
+       [c](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body || !only_fields(*body, {"tier"}, res)) return;
+         auto u = c->auth->set_tier(req.param("id"), (*body)["tier"].as_string());
+         if (!u.ok()) return res.error(u.error());
+         res.json(200, user_json(*u));
+       }});
+  // ---- webhooks (public: the path is the secret, or the body is signed) ---------------------------
+  auto webhook = [c](Request& req, Responder res) {
+    const std::string path = req.param("path");
+    auto route = c->host->store()->find_webhook_route(path);
+    if (!route.ok()) {
+      if (route.error().code == "not_found") return res.error(404, "not_found", "no webhook at this path");
+      return res.error(route.error());
+    }
+    if (route->method != "ANY" && route->method != req.method) {
+      res.add_header("Allow", route->method);
+      return res.error(405, "method_not_allowed", "this webhook accepts " + route->method);
+    }
+    if (route->auth == "hmac") {
+      // Signature over "<timestamp>.<body>" so a captured request cannot be replayed later.
+      const std::string ts = req.header("x-weft-timestamp").value_or("");
+      const std::string sig = req.header("x-weft-signature").value_or("");
+      char* end = nullptr;
+      const long long t = std::strtoll(ts.c_str(), &end, 10);
+      const long long now_s = wall_ms() / 1000;
+      if (ts.empty() || *end != '\0' || t < now_s - 300 || t > now_s + 300)
+        return res.error(401, "invalid_signature", "X-Weft-Timestamp is missing or more than 5 minutes off");
+      const std::string expected =
+          "sha256=" + auth::hmac_sha256_hex(c->workflows->webhook_hmac_secret(route->workflow_id, route->node_id),
+                                            ts + "." + req.body);
+      if (!auth::constant_time_equal(sig, expected))
+        return res.error(401, "invalid_signature", "the X-Weft-Signature does not match the body");
+    }
+    // The trigger input: body (JSON when it parses as JSON, else text), query, headers (minus
+    // credentials), method.
+    Json input = Json::object();
+    if (req.body.empty()) {
+      input.set("body", Json());
+    } else {
+      const std::string ct = req.header("content-type").value_or("");
+      if (ct.find("json") != std::string::npos) {
+        JsonParseLimits limits;
+        limits.max_depth = 128;
+        auto parsed = Json::parse(req.body, limits);
+        if (!parsed.ok()) return res.error(400, "invalid_json", "webhook body: " + parsed.error().message);
+        input.set("body", *parsed);
+      } else {
+        input.set("body", req.body);
+      }
+    }
+    Json query = Json::object();
+    for (const auto& [k, v] : req.query) query.set(k, v);
+    input.set("query", query);
+    Json headers = Json::object();
+    for (const auto& [k, v] : req.headers) {
+      if (k == "authorization" || k == "cookie" || k == "x-weft-signature" || k == "x-api-key") continue;
+      headers.set(k, v);
+    }
+    input.set("headers", headers);
+    input.set("method", req.method);
+
+    auto wf = c->host->store()->get_workflow(route->owner_id, route->workflow_id, 0);
+    if (!wf.ok()) return res.error(404, "not_found", "no webhook at this path");
+    std::string response = "auto";
+    for (const auto& w : c->workflows->webhook_infos(wf->id, wf->definition))
+      if (w.node_id == route->node_id) response = w.response;
+    service::StartRequest sr;
+    sr.owner = route->owner_id;
+    sr.workflow_id = route->workflow_id;
+    sr.version = wf->version;
+    sr.input = input;
+    sr.mode = response == "wait" ? "sync" : response == "immediate" ? "async" : "auto";
+    // Duplicate deliveries (senders retry) run once.
+    if (auto k = req.header("idempotency-key")) sr.idempotency_key = "webhook:" + *k;
+    auto r = c->executions->start(sr);
+    if (!r.ok()) return res.error(r.error());
+    const auto& e = r->execution;
+    res.add_header("X-Weft-Execution-Id", e.id);
+    if (e.status == store::ExecStatus::Succeeded) return res.json(200, e.output);
+    if (e.status == store::ExecStatus::Failed) {
+      Json body = Json::object();
+      body.set("execution_id", e.id);
+      body.set("status", "failed");
+      body.set("error", e.error);
+      return res.json(500, body);
+    }
+    Json body = Json::object();
+    body.set("execution_id", e.id);
+    body.set("status", store::to_string(e.status));
+    res.json(202, body);
+  };
+  add({"POST", "/webhook/*path", Access::Public, "", "webhook", true, false,
+       "Webhook entry point: runs the workflow whose webhook trigger owns the path", webhook});
+  add({"GET", "/webhook/*path", Access::Public, "", "webhook", true, false,
+       "Webhook entry point (GET)", webhook});
+}
+
+}  // namespace weft::api

@@ -1,0 +1,45 @@
+// The REST API: binds every route to a small handler that parses, calls a service, serializes.
+// Authorization (role, scope), rate limits, size and content-type checks happen in the server
+// before a handler runs (see host/http/server.hpp); handlers only add ownership scoping, which the
+// services do (another user's resource is a 404).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "host/app/host.hpp"
+#include "host/auth/auth.hpp"
+#include "host/http/metrics.hpp"
+#include "host/http/rate_limit.hpp"
+#include "host/http/router.hpp"
+#include "host/http/sse.hpp"
+#include "host/service/executions.hpp"
+#include "host/service/workflows.hpp"
+
+namespace weft::http {
+class Server;
+}
+
+namespace weft::api {
+
+struct ApiContext {
+  app::Host* host = nullptr;
+  std::shared_ptr<auth::AuthService> auth;
+  std::shared_ptr<service::WorkflowService> workflows;
+  std::shared_ptr<service::ExecutionService> executions;
+  std::shared_ptr<http::SseHub> sse;
+  std::shared_ptr<http::RateLimiter> limiter;
+  std::shared_ptr<http::MetricsRegistry> metrics;
+  http::Server* server = nullptr;  // set once the server exists (readiness, draining)
+  Json rate_overrides = Json::object();
+  bool rate_limits = true;
+  std::string version = "0";
+};
+
+// Registers every route. The context must outlive the router.
+void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx);
+
+// The OpenAPI 3.1 document describing every registered route (host/api/openapi.cpp).
+Json openapi_document(const http::Router& router, const std::string& version);
+
+}  // namespace weft::api

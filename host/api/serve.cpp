@@ -1,0 +1,252 @@
+#include "host/api/serve.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "host/core/call.hpp"
+#include "host/http/rate_limit.hpp"
+
+namespace weft::api {
+
+namespace {
+
+Result<int64_t> env_int(const char* name, int64_t min, int64_t max) {
+  const char* e = std::getenv(name);
+  char* end = nullptr;
+  long long v = std::strtoll(e, &end, 10);
+  if (!*e || *end || v < min || v > max)
+    return Error("invalid_config", std::string(name) + "=\"" + e + "\" is not an integer in " + std::to_string(min) +
+                                       ".." + std::to_string(max));
+  return static_cast<int64_t>(v);
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    std::string item = s.substr(i, j - i);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    i = j + 1;
+  }
+  return out;
+}
+
+Status write_private_file(const std::string& path, const std::string& text) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error("unavailable", "cannot write " + path);
+  (void)::fchmod(fd, 0600);
+  ssize_t n = ::write(fd, text.data(), text.size());
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) return Error("unavailable", "cannot write " + path);
+  return {};
+}
+
+}  // namespace
+
+Result<ServeConfig> ServeConfig::from(const app::Config& config) {
+  ServeConfig s;
+  const Json& j = config.raw["server"];
+  if (!j.is_null() && !j.is_object()) return Error("invalid_config", "\"server\" must be an object");
+  auto get_int = [&](const char* key, int64_t min, int64_t max, int64_t& out) -> Status {
+    const Json* v = j.find(key);
+    if (!v) return {};
+    if (!v->is_int() || v->as_int() < min || v->as_int() > max)
+      return Error("invalid_config", std::string("server.") + key + " must be an integer in " + std::to_string(min) +
+                                         ".." + std::to_string(max));
+    out = v->as_int();
+    return {};
+  };
+  int64_t port = s.http.port, reactors = 2, blocking = 4, max_req = static_cast<int64_t>(s.http.max_request_bytes);
+  int64_t access_ttl = s.auth.access_ttl_s, refresh_ttl = s.auth.refresh_ttl_s;
+  int64_t hb = s.sse.heartbeat_ms, poll = s.sse.poll_ms, grace = s.shutdown_grace_ms;
+  int64_t hook_rate = s.http.webhook_per_minute, header_to = s.http.header_timeout_ms, body_to = s.http.body_timeout_ms;
+  for (Status st : {get_int("port", 0, 65535, port), get_int("reactor_threads", 1, 64, reactors),
+                    get_int("blocking_threads", 1, 256, blocking),
+                    get_int("max_request_bytes", 1024, 1LL << 30, max_req),
+                    get_int("access_token_ttl_seconds", 60, 86400, access_ttl),
+                    get_int("refresh_token_ttl_seconds", 300, 365LL * 86400, refresh_ttl),
+                    get_int("sse_heartbeat_ms", 50, 600000, hb), get_int("sse_poll_ms", 20, 60000, poll),
+                    get_int("shutdown_grace_ms", 0, 3600000, grace),
+                    get_int("webhook_requests_per_minute", -1, 1LL << 40, hook_rate),
+                    get_int("header_timeout_ms", 100, 600000, header_to),
+                    get_int("body_timeout_ms", 100, 3600000, body_to)}) {
+    if (!st.ok()) return st.error();
+  }
+  if (const Json* v = j.find("address")) {
+    if (!v->is_string() || v->as_string().empty()) return Error("invalid_config", "server.address must be a string");
+    s.http.address = v->as_string();
+  }
+  if (const Json* v = j.find("cors_origins")) {
+    if (!v->is_array()) return Error("invalid_config", "server.cors_origins must be an array of origins");
+    for (const Json& o : v->as_array()) {
+      if (!o.is_string() || o.as_string() == "*")
+        return Error("invalid_config", "server.cors_origins entries must be exact origins (\"*\" is not accepted)");
+      s.http.cors_origins.push_back(o.as_string());
+    }
+  }
+  if (const Json* v = j.find("rate_limits")) {
+    if (v->is_bool()) {
+      s.http.rate_limits = v->as_bool();
+    } else {
+      Status st = http::validate_limit_overrides(*v);
+      if (!st.ok()) return st.error();
+      s.http.rate_overrides = *v;
+    }
+  }
+  if (const Json* v = j.find("secret_file")) {
+    if (!v->is_string() || v->as_string().empty()) return Error("invalid_config", "server.secret_file must be a path");
+    s.secret_file = v->as_string();
+    s.create_secret = false;  // an explicitly configured secret must exist
+  }
+  if (const Json* v = j.find("admin_email"); v && v->is_string()) s.admin_email = v->as_string();
+  if (const Json* v = j.find("bootstrap_admin"); v && v->is_bool()) s.bootstrap_admin = v->as_bool();
+  // Environment overrides.
+  if (const char* e = std::getenv("WEFT_ADDRESS"); e && *e) s.http.address = e;
+  if (const char* e = std::getenv("WEFT_PORT"); e && *e) {
+    auto v = env_int("WEFT_PORT", 0, 65535);
+    if (!v.ok()) return v.error();
+    port = *v;
+  }
+  if (const char* e = std::getenv("WEFT_AUTH_SECRET_FILE"); e && *e) {
+    s.secret_file = e;
+    s.create_secret = false;
+  }
+  if (const char* e = std::getenv("WEFT_CORS_ORIGINS"); e && *e) s.http.cors_origins = split_list(e);
+  if (const char* e = std::getenv("WEFT_ADMIN_EMAIL"); e && *e) s.admin_email = e;
+  if (const char* e = std::getenv("WEFT_RATE_LIMITS"); e && *e) s.http.rate_limits = std::string(e) != "0";
+  s.http.port = static_cast<uint16_t>(port);
+  s.http.reactor_threads = static_cast<size_t>(reactors);
+  s.http.blocking_threads = static_cast<size_t>(blocking);
+  s.http.max_request_bytes = static_cast<size_t>(max_req);
+  s.http.webhook_per_minute = hook_rate;
+  s.http.header_timeout_ms = header_to;
+  s.http.body_timeout_ms = body_to;
+  s.auth.access_ttl_s = access_ttl;
+  s.auth.refresh_ttl_s = refresh_ttl;
+  s.sse.heartbeat_ms = hb;
+  s.sse.poll_ms = poll;
+  s.shutdown_grace_ms = grace;
+  // The data directory follows the SQLite database by default.
+  const std::string& db = config.database;
+  if (db.rfind("sqlite:", 0) == 0 && db.find(":memory:") == std::string::npos) {
+    std::string file = db.substr(7);
+    if (file.rfind("///", 0) == 0) file = file.substr(2);
+    auto dir = std::filesystem::path(file).parent_path().string();
+    if (!dir.empty() && j.find("secret_file") == nullptr && !std::getenv("WEFT_AUTH_SECRET_FILE"))
+      s.secret_file = dir + "/auth.key";
+    if (!dir.empty()) s.bootstrap_file = dir + "/initial-admin.json";
+  }
+  return s;
+}
+
+Result<std::unique_ptr<ApiServer>> ApiServer::start(const app::Config& config, const ServeConfig& serve) {
+  std::unique_ptr<ApiServer> s(new ApiServer());
+  s->serve_ = serve;
+  auto secret = auth::load_or_create_secret(serve.secret_file, serve.create_secret);
+  if (!secret.ok()) return secret.error();
+  auto host = app::Host::open(config);
+  if (!host.ok()) return host.error();
+  s->host_ = std::move(*host);
+  app::Host& h = *s->host_;
+
+  auto ctx = std::make_shared<ApiContext>();
+  ctx->host = &h;
+  ctx->auth = std::make_shared<auth::AuthService>(h.store(), *secret, serve.auth);
+  // The webhook secrets are derived from their own key, so the JWT key never signs anything else.
+  ctx->workflows = std::make_shared<service::WorkflowService>(h, auth::hmac_sha256_hex(*secret, "weft-webhooks"));
+  ctx->executions = std::make_shared<service::ExecutionService>(h);
+  ctx->sse = std::make_shared<http::SseHub>(h.store(), h.executor().bus(), serve.sse);
+  ctx->limiter = std::make_shared<http::RateLimiter>();
+  ctx->metrics = std::make_shared<http::MetricsRegistry>();
+  ctx->rate_overrides = serve.http.rate_overrides;
+  ctx->rate_limits = serve.http.rate_limits;
+  ctx->version = WEFT_VERSION_STRING;
+  s->ctx_ = ctx;
+
+  // Scrape-time gauges: executions by state (the queue depth is "queued"), plugin states.
+  {
+    auto store = h.store();
+    static constexpr const char* kStates[] = {"queued", "running", "parked", "paused", "succeeded", "failed", "cancelled"};
+    for (const char* st : kStates) {
+      std::string state = st;
+      ctx->metrics->gauge_fn("weft_executions", "Executions by state (queued = queue depth)", {{"state", state}},
+                             [store, state]() -> double {
+                               auto counts = store->count_executions_by_status();
+                               if (!counts.ok()) return -1;
+                               auto it = counts->find(state);
+                               return it == counts->end() ? 0 : static_cast<double>(it->second);
+                             });
+    }
+    app::Host* hp = &h;
+    for (const char* ps : {"loaded", "disabled", "incompatible", "rejected", "broken"}) {
+      std::string state = ps;
+      ctx->metrics->gauge_fn("weft_plugins", "Plugins by state", {{"state", state}}, [hp, state]() -> double {
+        double n = 0;
+        for (const auto& p : hp->registry().plugins())
+          if (registry::to_string(p.state) == state) ++n;
+        return n;
+      });
+    }
+    auto sse = ctx->sse;
+    ctx->metrics->gauge_fn("weft_sse_subscribers", "Open event streams", {},
+                           [sse]() -> double { return static_cast<double>(sse->subscribers()); });
+  }
+
+  if (serve.bootstrap_admin) {
+    auto count = h.store()->count_users();
+    if (count.ok() && *count == 0) {
+      std::string password;
+      auto admin = ctx->auth->bootstrap_admin(serve.admin_email, &password);
+      if (admin.ok()) {
+        s->bootstrap_email_ = admin->email;
+        s->bootstrap_password_ = password;
+        Json j = Json::object();
+        j.set("email", admin->email);
+        j.set("password", password);
+        j.set("note", "first administrator, created on first start; change the password and delete this file");
+        (void)write_private_file(serve.bootstrap_file, j.dump_pretty() + "\n");
+      }
+    }
+  }
+
+  s->router_ = std::make_shared<http::Router>();
+  register_routes(*s->router_, ctx);
+  http::ServerDeps deps{ctx->auth, ctx->limiter, ctx->metrics};
+  s->server_ = std::make_unique<http::Server>(serve.http, deps, s->router_);
+  ctx->server = s->server_.get();
+  (void)h.workers().reclaim_dead_local_leases();
+  if (serve.start_workers) h.workers().start();
+  auto port = s->server_->start();
+  if (!port.ok()) {
+    h.workers().stop();
+    return port.error();
+  }
+  return s;
+}
+
+void ApiServer::shutdown() {
+  if (stopped_ || !server_) return;
+  stopped_ = true;
+  server_->begin_drain();
+  // Running executions finish or park; past the grace period they are left to lease expiry (the
+  // next process resumes them from their last committed node).
+  // (weft serve bounds this wait by shutdown_grace_ms and exits; the leases then expire.)
+  host_->workers().stop();
+  ctx_->sse->stop();
+  server_->stop();
+}
+
+ApiServer::~ApiServer() { shutdown(); }
+
+}  // namespace weft::api

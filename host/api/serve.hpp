@@ -1,0 +1,64 @@
+// `weft serve` assembled: the Host (plugins, store, executor, in-process workers), the auth
+// service, the workflow/execution services, the SSE hub, rate limiter, metrics and the HTTP
+// server. The CLI and the API tests start exactly this.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "host/api/api.hpp"
+#include "host/app/config.hpp"
+#include "host/app/host.hpp"
+#include "host/http/server.hpp"
+
+namespace weft::api {
+
+// The "server" section of the configuration (config/weft.json), then environment overrides:
+// WEFT_ADDRESS, WEFT_PORT, WEFT_AUTH_SECRET_FILE, WEFT_CORS_ORIGINS (comma-separated),
+// WEFT_ADMIN_EMAIL, WEFT_RATE_LIMITS (0 = off).
+struct ServeConfig {
+  http::ServerOptions http;
+  std::string secret_file = "var/auth.key";         // JWT signing key + peppers (created 0600 when missing)
+  bool create_secret = true;                         // false: refuse to start without the file
+  auth::AuthOptions auth;
+  http::SseOptions sse;
+  int64_t shutdown_grace_ms = 30000;                 // running executions get this long to finish or park
+  std::string admin_email = "admin@localhost";       // first-admin bootstrap on an empty database
+  std::string bootstrap_file = "var/initial-admin.json";  // where its generated password is written (0600)
+  bool bootstrap_admin = true;
+  bool start_workers = true;                         // in-process queue workers
+
+  static Result<ServeConfig> from(const app::Config& config);
+};
+
+class ApiServer {
+ public:
+  static Result<std::unique_ptr<ApiServer>> start(const app::Config& config, const ServeConfig& serve);
+  ~ApiServer();  // shutdown()
+
+  uint16_t port() const { return server_->port(); }
+  app::Host& host() { return *host_; }
+  auth::AuthService& auth() { return *ctx_->auth; }
+  http::Server& server() { return *server_; }
+  ApiContext& context() { return *ctx_; }
+  // Set when this start created the first admin: its email and generated password.
+  const std::string& bootstrap_email() const { return bootstrap_email_; }
+  const std::string& bootstrap_password() const { return bootstrap_password_; }
+
+  // Graceful: stop accepting new work (503 draining), stop claiming, let running executions
+  // finish or park within the grace period (what is left is resumed by the next process via
+  // lease expiry), end SSE streams, close the listener.
+  void shutdown();
+
+ private:
+  ApiServer() = default;
+  ServeConfig serve_;
+  std::unique_ptr<app::Host> host_;
+  std::shared_ptr<ApiContext> ctx_;
+  std::shared_ptr<http::Router> router_;
+  std::unique_ptr<http::Server> server_;
+  std::string bootstrap_email_, bootstrap_password_;
+  bool stopped_ = false;
+};
+
+}  // namespace weft::api

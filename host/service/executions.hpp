@@ -1,0 +1,60 @@
+// Execution service: starting executions with the PRODUCT.md §4 strategy (quick workflows run
+// synchronously in the caller's thread, everything else is queued), reading them back, and
+// controlling them (cancel, pause, resume). Knows nothing about HTTP; scoped by owner: another
+// owner's execution is "not_found".
+//
+// Thread-safety: all methods may be called concurrently. start() blocks for synchronous runs:
+// call it off any event-loop thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/app/host.hpp"
+#include "host/store/store.hpp"
+
+namespace weft::service {
+
+struct StartRequest {
+  std::string owner;
+  std::string workflow_id;
+  int64_t version = 0;          // 0 = latest
+  Json input;                   // null = the trigger's defaults
+  std::string mode = "auto";    // auto (quick → sync, else async) | sync | async
+  std::string idempotency_key;  // "" = none
+};
+
+struct StartResult {
+  store::ExecutionRecord execution;   // state after the call (final when ran synchronously)
+  bool ran_sync = false;
+  bool existed = false;               // idempotency key matched an earlier execution
+};
+
+class ExecutionService {
+ public:
+  explicit ExecutionService(app::Host& host);
+
+  // Errors: not_found (workflow), compile_failed (details: the diagnostics), invalid_argument.
+  Result<StartResult> start(const StartRequest& r);
+  Result<store::ExecutionRecord> get(const std::string& owner, const std::string& id);
+  Result<std::vector<store::ExecutionRecord>> list(const store::ExecutionFilter& f);
+  Result<std::vector<store::NodeLogRecord>> logs(const std::string& owner, const std::string& id);
+  Result<std::vector<store::NodeRunRecord>> node_runs(const std::string& owner, const std::string& id);
+  Result<std::vector<store::EventRecord>> events(const std::string& owner, const std::string& id,
+                                                 int64_t after_seq, int64_t limit);
+  // Control. "invalid_state" when the execution already finished.
+  Result<store::ExecutionRecord> cancel(const std::string& owner, const std::string& id);
+  Result<store::ExecutionRecord> pause(const std::string& owner, const std::string& id);
+  Result<store::ExecutionRecord> resume(const std::string& owner, const std::string& id);
+
+ private:
+  app::Host& host_;
+};
+
+// The JSON views the API returns.
+Json execution_json(const store::ExecutionRecord& e, bool with_definition = false);
+Json node_log_json(const store::NodeLogRecord& l);
+Json event_json(const store::EventRecord& e);
+
+}  // namespace weft::service
