@@ -4,12 +4,13 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake pkg-config git ca-certificates curl
   rapidjson-dev
   libboost-dev libboost-filesystem-dev libboost-system-dev
   libsoci-dev libsoci-sqlite3-4.0 libsoci-postgresql4.0 libsqlite3-dev
   libpq-dev postgresql
   libsodium-dev
+  libpistache-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Optional extra packages a caller wants (e.g. bench tools): WEFT_EXTRA_PKGS="wrk hyperfine".
@@ -17,6 +18,12 @@ if [ -n "${WEFT_EXTRA_PKGS:-}" ]; then
   # shellcheck disable=SC2206
   PKGS+=(${WEFT_EXTRA_PKGS})
 fi
+
+# Node.js runs the OpenAPI validator in the tests (and, later, JavaScript code nodes). A machine
+# that already has node + npm (e.g. from NodeSource, whose nodejs bundles npm and conflicts with
+# Debian's npm package) keeps them; otherwise Debian's packages are installed.
+if ! command -v node >/dev/null 2>&1; then PKGS+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then PKGS+=(npm); fi
 
 missing=()
 for p in "${PKGS[@]}"; do

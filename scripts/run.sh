@@ -1,68 +1,121 @@
 #!/usr/bin/env bash
-# Builds Weft (same build/ directory and settings as scripts/test.sh, so switching between the two
-# does not reconfigure) and runs an example workflow once from the command line.
+# Installs what is missing, builds Weft, and starts the REST server (`weft serve`) on
+# 127.0.0.1:8080 with the embedded default: SQLite in ./var/weft.db and the plugins from the build.
+# On the first start the server creates an administrator; this script then creates an API key
+# for it (kept in ./var/run-api-key, mode 0600), runs a first workflow through the API, and
+# prints copy-paste curl commands. Ctrl-C stops the server gracefully.
 #
-#   scripts/run.sh                                   runs examples/hello.json
-#   scripts/run.sh examples/NAME.json [weft run options, e.g. --input '{"x":1}']
+#   scripts/run.sh                     build + serve on 127.0.0.1:8080
+#   WEFT_PORT=9090 scripts/run.sh      another port
 #
 # Reads the same environment as scripts/build.sh (WEFT_BUILD_DIR, WEFT_BUILD_TYPE, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+./scripts/deps.sh
+./scripts/build.sh
 
 BUILD_DIR=${WEFT_BUILD_DIR:-build}
 case $BUILD_DIR in
   /*) WEFT="$BUILD_DIR/weft" ;;
   *) WEFT="./$BUILD_DIR/weft" ;;
 esac
-if [ $# -eq 0 ]; then set -- examples/hello.json; fi
-WORKFLOW=$1
-
-if [ ! -f "$WORKFLOW" ]; then
-  shopt -s nullglob
-  examples=(examples/*.json)
-  echo "run: error: workflow file $WORKFLOW not found (available: ${examples[*]:-none})" >&2
-  exit 1
-fi
-
-./scripts/build.sh
-
 if [ ! -x "$WEFT" ]; then
   echo "run: error: the build finished but $WEFT does not exist (or is not executable)." >&2
-  echo "run: the weft command-line binary is expected there; check that the top-level" >&2
-  echo "run: CMakeLists.txt builds the 'weft' target into $BUILD_DIR/." >&2
   exit 1
 fi
 
+ADDRESS=${WEFT_ADDRESS:-127.0.0.1}
+PORT=${WEFT_PORT:-8080}
+BASE="http://$ADDRESS:$PORT"
 mkdir -p var
-echo
-echo "run: $WEFT run $*"
-echo "------------------------------------------------------------------------------------------"
-rc=0
-"$WEFT" run "$@" || rc=$?
-echo "------------------------------------------------------------------------------------------"
-if [ "$rc" -ne 0 ]; then
-  echo "run: weft run exited with status $rc (see the messages above)." >&2
-  exit "$rc"
+
+if curl -s -o /dev/null --max-time 1 "$BASE/healthz"; then
+  echo "run: error: something already answers on $BASE (a weft serve started earlier?)." >&2
+  echo "run: stop it, or pick another port: WEFT_PORT=9090 scripts/run.sh" >&2
+  exit 1
 fi
+
+echo "run: starting $WEFT serve on $BASE (database sqlite:var/weft.db)"
+"$WEFT" serve --address "$ADDRESS" --port "$PORT" &
+SERVER=$!
+trap 'kill -TERM $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' INT TERM EXIT
+
+ready=0
+for _ in $(seq 1 100); do
+  if curl -s -o /dev/null --max-time 1 "$BASE/readyz"; then ready=1; break; fi
+  if ! kill -0 $SERVER 2>/dev/null; then break; fi
+  sleep 0.1
+done
+if [ $ready -ne 1 ]; then
+  echo "run: error: the server did not become ready (see its messages above)." >&2
+  exit 1
+fi
+
+# An API key for the administrator: reuse the one from an earlier run while it still works.
+KEY_FILE=var/run-api-key
+KEY=""
+if [ -s "$KEY_FILE" ]; then
+  KEY=$(cat "$KEY_FILE")
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "$BASE/api/auth/me" || true)
+  [ "$code" = "200" ] || KEY=""
+fi
+if [ -z "$KEY" ]; then
+  ADMIN=${WEFT_ADMIN_EMAIL:-admin@localhost}
+  if ! KEY=$("$WEFT" keys create "$ADMIN" --name run.sh); then
+    echo "run: error: could not create an API key for $ADMIN (create an account with '$WEFT users create')." >&2
+    exit 1
+  fi
+  (umask 077 && printf '%s\n' "$KEY" > "$KEY_FILE")
+fi
+
+# A first workflow through the API.
+json_field() { sed -n "s/^{\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
+WF=$(curl -s -X POST "$BASE/api/workflows" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' --data-binary @examples/hello.json)
+WID=$(printf '%s' "$WF" | json_field id)
+RUN=$(curl -s -X POST "$BASE/api/workflows/$WID/execute" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -d '{"input":{"name":"Weft"}}')
+EID=$(printf '%s' "$RUN" | sed -n 's/^{"execution":{"id":"\([^"]*\)".*/\1/p')
 
 cat <<EOF
 
-What happened:
-  * weft loaded its plugins from $BUILD_DIR/plugins (each checked against its manifest's sha256
-    and ABI range): the core node pack and the SQLite and PostgreSQL storage backends;
-  * it compiled $WORKFLOW: every node type, handle, parameter, expression and edge was
-    checked before anything ran (try '$WEFT validate' on a broken file to see all problems at once);
-  * it executed the nodes in dependency order and committed each node's result, log and events
-    to the SQLite database ./var/weft.db before any dependent node started, so a crash resumes
-    from the last committed node ('$WEFT worker --until-idle' finishes interrupted runs);
-  * the numbered lines above are those events, in order; the REST API (next milestone) streams
-    the same events to clients over Server-Sent Events.
+------------------------------------------------------------------------------------------
+Weft is serving on $BASE  (Ctrl-C stops it; running work finishes or parks first)
 
-Try more:
+An API key for the administrator is in $KEY_FILE (mode 0600). In another terminal:
+
+  export WEFT_API_KEY=\$(cat $PWD/$KEY_FILE)
+
+This script just saved examples/hello.json as workflow $WID and ran it:
+  $RUN
+
+Copy-paste:
+
+  # save a workflow (every save is a new immutable version)
+  curl -s -X POST $BASE/api/workflows -H "Authorization: Bearer \$WEFT_API_KEY" \\
+       -H 'Content-Type: application/json' --data-binary @examples/branches.json
+
+  # run one: quick workflows answer with their result, others with 202 + an execution id
+  curl -s -X POST $BASE/api/workflows/$WID/execute -H "Authorization: Bearer \$WEFT_API_KEY" \\
+       -H 'Content-Type: application/json' -d '{"input":{"name":"you"}}'
+
+  # run it in the background and watch its events live (Server-Sent Events)
+  curl -s -X POST "$BASE/api/workflows/$WID/execute?mode=async" -H "Authorization: Bearer \$WEFT_API_KEY"
+  curl -N $BASE/api/executions/$EID/events -H "Authorization: Bearer \$WEFT_API_KEY"
+
+  # list executions, read one execution's per-node logs
+  curl -s "$BASE/api/executions?limit=5" -H "Authorization: Bearer \$WEFT_API_KEY"
+  curl -s $BASE/api/executions/$EID/logs -H "Authorization: Bearer \$WEFT_API_KEY"
+
+  # everything else: the OpenAPI document, the palette, health and metrics
+  curl -s $BASE/api/openapi.json
+  curl -s $BASE/api/nodes -H "Authorization: Bearer \$WEFT_API_KEY"
+  curl -s $BASE/metrics
+
+The administrator's generated password is in var/initial-admin.json (mode 0600); log in with
+POST /api/auth/login {"email","password"} for a JWT, change it with POST /api/auth/password.
+------------------------------------------------------------------------------------------
 EOF
-printf '  %-56s %s\n' \
-  "$WEFT run examples/<name>.json --input '{\"x\":1}'" "run another example with an input" \
-  "$WEFT validate examples/<name>.json" "compile and check a workflow without running it" \
-  "$WEFT nodes" "list the available node types" \
-  "$WEFT plugins list" "list the loaded plugins" \
-  "ls examples/" "the example workflows"
+
+wait $SERVER

@@ -99,9 +99,13 @@ Result<ServeConfig> ServeConfig::from(const app::Config& config) {
     if (v->is_bool()) {
       s.http.rate_limits = v->as_bool();
     } else {
-      Status st = http::validate_limit_overrides(*v);
+      // "$comment"-style keys document the file; they are not limits.
+      Json limits = Json::object();
+      for (const auto& [k, val] : v->as_object())
+        if (k.rfind("$", 0) != 0) limits.set(k, val);
+      Status st = http::validate_limit_overrides(limits);
       if (!st.ok()) return st.error();
-      s.http.rate_overrides = *v;
+      s.http.rate_overrides = limits;
     }
   }
   if (const Json* v = j.find("secret_file")) {

@@ -53,6 +53,8 @@ commands:
                          and printed once)
   users list             accounts with their role and tier
   users set-tier ID TIER change an account's tier
+  keys create EMAIL [--name NAME] [--scopes a,b]
+                         create an API key for an account and print it (shown once)
   --version              print the version
 
 common options:
@@ -67,7 +69,7 @@ human, 4 the host could not start.
 struct Args {
   std::string command;
   std::vector<std::string> positional;
-  std::string input_json, input_file, db, config, address, port, tier, password_file;
+  std::string input_json, input_file, db, config, address, port, tier, password_file, name, scopes;
   bool admin = false;
   std::vector<std::string> plugin_dirs;
   bool json = false, quiet = false, until_idle = false;
@@ -506,7 +508,9 @@ int cmd_serve(const Args& a) {
 }
 
 int cmd_users(const Args& a) {
-  if (a.positional.empty()) return usage_error("users needs a subcommand: create, list, set-tier");
+  if (a.positional.empty())
+    return usage_error(a.command == "keys" ? "keys needs a subcommand: create"
+                                           : "users needs a subcommand: create, list, set-tier");
   auto cfg = load_config(a);
   if (!cfg.ok()) {
     print_error(cfg.error());
@@ -529,6 +533,38 @@ int cmd_users(const Args& a) {
   }
   weft::auth::AuthService auth((*host)->store(), *secret, serve->auth);
   const std::string& sub = a.positional[0];
+  if (a.command == "keys") {
+    if (sub != "create" || a.positional.size() != 2) return usage_error("keys create EMAIL [--name NAME] [--scopes a,b]");
+    auto u = (*host)->store()->find_user_by_email(a.positional[1]);
+    if (!u.ok()) {
+      print_error(u.error());
+      return kExitInvalid;
+    }
+    weft::auth::Principal p;
+    p.user_id = u->id;
+    p.email = u->email;
+    p.role = u->role;
+    p.tier = u->tier;
+    p.via = "cli";
+    p.scopes = {"*"};
+    std::vector<std::string> scopes;
+    std::string cur;
+    for (char ch : a.scopes + ",") {
+      if (ch == ',') {
+        if (!cur.empty()) scopes.push_back(cur);
+        cur.clear();
+      } else {
+        cur.push_back(ch);
+      }
+    }
+    auto k = auth.create_api_key(p, a.name.empty() ? "cli" : a.name, scopes, 0);
+    if (!k.ok()) {
+      print_error(k.error());
+      return kExitInvalid;
+    }
+    std::printf("%s\n", k->key.c_str());
+    return kExitOk;
+  }
   if (sub == "create") {
     if (a.positional.size() != 2) return usage_error("users create EMAIL");
     std::string password;
@@ -625,6 +661,10 @@ int main(int argc, char** argv) {
       a.tier = value("--tier");
     } else if (s == "--password-file") {
       a.password_file = value("--password-file");
+    } else if (s == "--name") {
+      a.name = value("--name");
+    } else if (s == "--scopes") {
+      a.scopes = value("--scopes");
     } else if (s == "--admin") {
       a.admin = true;
     } else if (s.rfind("--", 0) == 0) {
@@ -646,6 +686,6 @@ int main(int argc, char** argv) {
   if (a.command == "plugins") return cmd_plugins(a);
   if (a.command == "worker") return cmd_worker(a);
   if (a.command == "serve") return cmd_serve(a);
-  if (a.command == "users") return cmd_users(a);
+  if (a.command == "users" || a.command == "keys") return cmd_users(a);
   return usage_error("unknown command " + a.command);
 }
