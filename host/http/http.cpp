@@ -26,6 +26,7 @@ constexpr CodeStatus kCodes[] = {
     {"forbidden", 403},
     {"not_found", 404},
     {"method_not_allowed", 405},
+    {"request_timeout", 408},
     {"conflict", 409},
     {"invalid_state", 409},
     {"already_answered", 409},

@@ -173,6 +173,17 @@ class PistacheHandler final : public P::Http::Handler {
   void onRequest(const P::Http::Request& req, P::Http::ResponseWriter response) override {
     impl_->handle(req, std::move(response));
   }
+  // A client too slow to send its headers or body (header_timeout_ms / body_timeout_ms): answer in
+  // our error shape and drop the connection.
+  void onTimeout(const P::Http::Request&, P::Http::ResponseWriter response) override {
+    response.headers().add<P::Http::Header::Connection>(P::Http::ConnectionControl::Close);
+    try {
+      response.send(P::Http::Code::Request_Timeout,
+                    error_body("request_timeout", "the request did not arrive in time", Json()),
+                    P::Http::Mime::MediaType::fromString("application/json"));
+    } catch (const std::exception&) {
+    }
+  }
 
  private:
   Server::Impl* impl_;

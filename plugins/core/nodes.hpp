@@ -22,6 +22,7 @@ using sdk::Context;
   }
 
 WEFT_CORE_NODE(ManualTriggerNode, "core.manual_trigger", 1, WEFT_NODE_FLAG_TRIGGER);
+WEFT_CORE_NODE(WebhookTriggerNode, "core.webhook_trigger", 1, WEFT_NODE_FLAG_TRIGGER);
 WEFT_CORE_NODE(SetNode, "core.set", 1, 0);
 WEFT_CORE_NODE(IfNode, "core.if", 1, 0);
 WEFT_CORE_NODE(SwitchNode, "core.switch", 1, 0);

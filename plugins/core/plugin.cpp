@@ -7,6 +7,7 @@
 WEFT_PLUGIN(core) {
   using namespace weft::core_pack;
   WEFT_REGISTER_NODE(ManualTriggerNode);
+  WEFT_REGISTER_NODE(WebhookTriggerNode);
   WEFT_REGISTER_NODE(SetNode);
   WEFT_REGISTER_NODE(IfNode);
   WEFT_REGISTER_NODE(SwitchNode);

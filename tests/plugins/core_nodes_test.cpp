@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 
@@ -74,9 +75,9 @@ INSTANTIATE_TEST_SUITE_P(Core, CoreNodes, ::testing::Values(Loader::Linked, Load
 // ---- registration and schemas ------------------------------------------------------------------
 
 TEST_P(CoreNodes, RegistersEveryNodeTypeWithAFullSchema) {
-  const std::set<std::string> expected = {"core.manual_trigger", "core.set",  "core.if",   "core.switch",
-                                          "core.merge",          "core.loop", "core.wait", "core.noop",
-                                          "core.stop_and_error", "core.filter"};
+  const std::set<std::string> expected = {"core.manual_trigger", "core.webhook_trigger", "core.set",  "core.if",
+                                          "core.switch",         "core.merge",           "core.loop", "core.wait",
+                                          "core.noop",           "core.stop_and_error",  "core.filter"};
   std::set<std::string> got;
   for (const auto& t : host_.node_types()) {
     got.insert(t.type_name);
@@ -108,6 +109,7 @@ TEST_P(CoreNodes, RegistersEveryNodeTypeWithAFullSchema) {
   }
   EXPECT_EQ(got, expected);
   EXPECT_EQ(host_.find("core.manual_trigger")->flags, WEFT_NODE_FLAG_TRIGGER);
+  EXPECT_EQ(host_.find("core.webhook_trigger")->flags, WEFT_NODE_FLAG_TRIGGER);
   EXPECT_EQ(host_.find("core.loop")->flags, WEFT_NODE_FLAG_LOOP);
   EXPECT_EQ(host_.find("core.wait")->flags, WEFT_NODE_FLAG_LONG_RUNNING);
   EXPECT_EQ(host_.find("core.set")->flags, 0u);
@@ -134,6 +136,71 @@ TEST_P(CoreNodes, ManualTriggerUsesTheDefaultInputWhenThereIsNone) {
   EXPECT_EQ(run("core.manual_trigger", R"({"default_input": {"d": 1}})", "{}").output(), R"({"d":1})");
   EXPECT_EQ(run("core.manual_trigger", R"({"default_input": {"d": 1}})", R"({"main": null})").output(), R"({"d":1})");
   EXPECT_EQ(run("core.manual_trigger", "{}", "{}").output(), "null");
+}
+
+// ---- core.webhook_trigger ----------------------------------------------------------------------
+
+TEST_P(CoreNodes, WebhookTriggerDeclaresWhatTheServerReads) {
+  weft::sdk::Document s;
+  ASSERT_EQ(weft::sdk::parse_json(host_.find("core.webhook_trigger")->schema_json, s), "");
+  EXPECT_EQ(weft::sdk::to_json(s["inputs"]), "[]");
+  EXPECT_EQ(weft::sdk::to_json(s["outputs"]), R"([{"name":"main","type":"json"}])");
+  EXPECT_EQ(std::string(s["category"].GetString()), "trigger");
+  std::map<std::string, std::string> fields;  // name -> "type default [options] [min..max]"
+  for (const auto& f : s["fields"].GetArray()) {
+    std::string d = std::string(f["type"].GetString()) + " " + weft::sdk::to_json(f["default"]);
+    if (f.HasMember("options")) d += " " + weft::sdk::to_json(f["options"]);
+    if (f.HasMember("min")) d += " " + weft::sdk::to_json(f["min"]) + ".." + weft::sdk::to_json(f["max"]);
+    EXPECT_FALSE(f.HasMember("required") && f["required"].GetBool()) << f["name"].GetString();
+    fields[f["name"].GetString()] = d;
+  }
+  EXPECT_EQ(fields, (std::map<std::string, std::string>{
+                        {"path", R"(string "")"},
+                        {"method", R"(select "POST" ["POST","GET","ANY"])"},
+                        {"auth", R"(select "secret_path" ["secret_path","hmac"])"},
+                        {"response", R"(select "auto" ["auto","wait","immediate"])"},
+                        {"wait_timeout_seconds", "number 30 1..300"},
+                    }));
+}
+
+TEST_P(CoreNodes, WebhookTriggerPassesTheRequestThrough) {
+  const char* request =
+      R"({"body": {"order": 7, "items": ["a"]}, "query": {"q": "1"}, "headers": {"content-type": "application/json"}, "method": "POST"})";
+  auto r = run("core.webhook_trigger", "{}", std::string(R"({"main": )") + request + "}");
+  ASSERT_TRUE(r.ok()) << r.error_json;
+  EXPECT_EQ(r.output_handles(), std::vector<std::string>{"main"});
+  EXPECT_EQ(r.output(),
+            R"({"body":{"order":7,"items":["a"]},"query":{"q":"1"},"headers":{"content-type":"application/json"},"method":"POST"})");
+  // Every setting at a valid value changes nothing about the output.
+  r = run("core.webhook_trigger",
+          R"({"path": "orders_in-2", "method": "ANY", "auth": "hmac", "response": "wait", "wait_timeout_seconds": 300})",
+          R"({"main": {"body": "plain text", "query": {}, "headers": {}, "method": "GET"}})");
+  ASSERT_TRUE(r.ok()) << r.error_json;
+  EXPECT_EQ(r.output(), R"({"body":"plain text","query":{},"headers":{},"method":"GET"})");
+  // Started without a request (a manual test run): null, like any trigger without input.
+  EXPECT_EQ(run("core.webhook_trigger", R"({"path": ""})", "{}").output(), "null");
+}
+
+TEST_P(CoreNodes, WebhookTriggerRefusesBadSettings) {
+  expect_invalid(run("core.webhook_trigger", R"({"path": "a/b"})", R"({"main": 1})"), "invalid_parameter",
+                 "parameter 'path' must be at most 64 characters of A-Z a-z 0-9 _ -");
+  expect_invalid(run("core.webhook_trigger", R"({"path": "../x"})", "{}"), "invalid_parameter", "'path'");
+  expect_invalid(run("core.webhook_trigger", R"({"path": "ok%20"})", "{}"), "invalid_parameter", "'path'");
+  expect_invalid(run("core.webhook_trigger", R"({"path": "é"})", "{}"), "invalid_parameter", "'path'");
+  expect_invalid(run("core.webhook_trigger", ("{\"path\": \"" + std::string(65, 'a') + "\"}").c_str(), "{}"),
+                 "invalid_parameter", "'path'");
+  EXPECT_TRUE(run("core.webhook_trigger", ("{\"path\": \"" + std::string(64, 'a') + "\"}").c_str(), "{}").ok());
+  expect_invalid(run("core.webhook_trigger", R"({"path": 5})", "{}"), "invalid_parameter", "'path' must be a string");
+  expect_invalid(run("core.webhook_trigger", R"({"method": "PUT"})", "{}"), "invalid_parameter", "'method'");
+  expect_invalid(run("core.webhook_trigger", R"({"method": "post"})", "{}"), "invalid_parameter", "'method'");
+  expect_invalid(run("core.webhook_trigger", R"({"auth": "none"})", "{}"), "invalid_parameter", "'auth'");
+  expect_invalid(run("core.webhook_trigger", R"({"response": "later"})", "{}"), "invalid_parameter", "'response'");
+  expect_invalid(run("core.webhook_trigger", R"({"wait_timeout_seconds": 0.5})", "{}"), "invalid_parameter",
+                 "'wait_timeout_seconds' is 0.5; it must be between 1 and 300");
+  expect_invalid(run("core.webhook_trigger", R"({"wait_timeout_seconds": 301})", "{}"), "invalid_parameter",
+                 "'wait_timeout_seconds'");
+  expect_invalid(run("core.webhook_trigger", R"({"wait_timeout_seconds": "30"})", "{}"), "invalid_parameter",
+                 "'wait_timeout_seconds' must be a number");
 }
 
 // ---- core.noop ---------------------------------------------------------------------------------

@@ -63,16 +63,17 @@ TEST_F(CoreThroughRegistry, LoadsWithEveryNodeType) {
   ASSERT_EQ(p.state, PluginState::Loaded) << p.reason;
   EXPECT_EQ(p.negotiated_abi, WEFT_ABI_VERSION);
   std::set<std::string> types(p.node_types.begin(), p.node_types.end());
-  EXPECT_EQ(types, (std::set<std::string>{"core.manual_trigger@1", "core.set@1", "core.if@1", "core.switch@1",
-                                          "core.merge@1", "core.loop@1", "core.wait@1", "core.noop@1",
-                                          "core.stop_and_error@1", "core.filter@1"}));
+  EXPECT_EQ(types, (std::set<std::string>{"core.manual_trigger@1", "core.webhook_trigger@1", "core.set@1",
+                                          "core.if@1", "core.switch@1", "core.merge@1", "core.loop@1", "core.wait@1",
+                                          "core.noop@1", "core.stop_and_error@1", "core.filter@1"}));
   EXPECT_TRUE(type("core.manual_trigger")->is_trigger());
+  EXPECT_TRUE(type("core.webhook_trigger")->is_trigger());
   EXPECT_TRUE(type("core.loop")->is_loop());
   EXPECT_EQ(type("core.wait")->flags, WEFT_NODE_FLAG_LONG_RUNNING);
   // The registry validated and normalised each schema; spot-check what the compiler relies on.
   EXPECT_EQ(type("core.switch")->schema["dynamic_outputs"]["param"].as_string(), "rules");
   EXPECT_TRUE(type("core.merge")->schema["inputs"].at(0)["multiple"].as_bool());
-  EXPECT_EQ(registry_->palette().size(), 10u);
+  EXPECT_EQ(registry_->palette().size(), 11u);
 }
 
 TEST_F(CoreThroughRegistry, SetIfSwitchRoute) {
@@ -122,6 +123,10 @@ TEST_F(CoreThroughRegistry, WaitParksAndResumes) {
 TEST_F(CoreThroughRegistry, TriggerNoopAndStop) {
   auto r = run_real(*type("core.manual_trigger"), R"({"default_input": {"d": 1}})", "{}");
   EXPECT_EQ(r.outputs()["main"].dump(), R"({"d":1})");
+  r = run_real(*type("core.webhook_trigger"), R"({"path": "in", "method": "ANY"})",
+               R"({"main": {"body": {"a": 1}, "query": {}, "headers": {}, "method": "PUT"}})");
+  ASSERT_EQ(r.status, WEFT_OK) << r.error;
+  EXPECT_EQ(r.outputs()["main"].dump(), R"({"body":{"a":1},"query":{},"headers":{},"method":"PUT"})");
   r = run_real(*type("core.noop"), "{}", R"({"main": [true]})");
   EXPECT_EQ(r.outputs()["main"].dump(), "[true]");
   r = run_real(*type("core.stop_and_error"), R"({"message": "halt", "code": "my_stop"})", "{}");
@@ -137,6 +142,11 @@ TEST_F(CoreThroughRegistry, BadParametersAreErrorsNotCrashes) {
                       R"({"main": {"x": 1}})");
     EXPECT_EQ(r.status, WEFT_ERR_INVALID_INPUT) << name << " " << r.output;
     EXPECT_FALSE(r.error_code().empty()) << name;
+  }
+  for (const char* params : {R"({"path": "a/b"})", R"({"method": 1})", R"({"wait_timeout_seconds": 0})"}) {
+    auto r = run_real(*type("core.webhook_trigger"), params, R"({"main": {"x": 1}})");
+    EXPECT_EQ(r.status, WEFT_ERR_INVALID_INPUT) << params;
+    EXPECT_EQ(r.error_code(), "invalid_parameter") << params;
   }
   // Broken request JSON from a buggy host is refused too.
   auto r = run_real(*type("core.noop"), "{", "{}");
