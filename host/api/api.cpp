@@ -1,6 +1,8 @@
 #include "host/api/api.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <mutex>
 
 #include "host/core/call.hpp"
 #include "host/http/server.hpp"
@@ -128,6 +130,44 @@ std::vector<std::string> string_list(const Json& v) {
   for (const Json& s : v.as_array())
     if (s.is_string()) out.push_back(s.as_string());
   return out;
+}
+
+using Formatter = std::function<void(Responder&, const Result<service::StartResult>&)>;
+
+// Starts an execution and answers through `format`. A synchronous run answers when it ends or
+// parks — or, once wait_ms is over, at once with the execution as it stands (202) while the run
+// goes on on this thread.
+void start_and_answer(ApiContext* c, Responder res, const service::StartRequest& sr, int64_t wait_ms,
+                      Formatter format) {
+  auto p = c->executions->prepare(sr);
+  if (!p.ok()) return res.error(p.error());
+  if (!p->sync) {
+    format(res, c->executions->run(*p));
+    return;
+  }
+  struct Once {
+    std::mutex mu;
+    Responder res;
+    bool done = false;
+  };
+  auto once = std::make_shared<Once>();
+  once->res = std::move(res);
+  const store::ExecutionRecord created = p->execution;
+  const uint64_t timer = c->timer->schedule(wait_ms, [once, created, format] {
+    std::lock_guard<std::mutex> lk(once->mu);
+    if (once->done) return;
+    once->done = true;
+    service::StartResult still_running;
+    still_running.execution = created;
+    still_running.execution.status = store::ExecStatus::Running;
+    format(once->res, still_running);
+  });
+  auto r = c->executions->run(*p);
+  c->timer->cancel(timer);
+  std::lock_guard<std::mutex> lk(once->mu);
+  if (once->done) return;
+  once->done = true;
+  format(once->res, r);
 }
 
 void respond_start(Responder& res, const Result<service::StartResult>& r) {
@@ -413,7 +453,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
            if (!only_fields(*body, {"input"}, res)) return;
            if (body->contains("input")) sr.input = (*body)["input"];
          }
-         respond_start(res, c->executions->start(sr));
+         start_and_answer(c, std::move(res), sr, c->sync_wait_ms, respond_start);
        }});
   add({"GET", "/api/workflows/:id/webhooks", Access::User, wr, "", false, false,
        "The webhook entry points of a workflow (with HMAC secrets, owner only)",
@@ -671,8 +711,12 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
     auto wf = c->host->store()->get_workflow(route->owner_id, route->workflow_id, 0);
     if (!wf.ok()) return res.error(404, "not_found", "no webhook at this path");
     std::string response = "auto";
-    for (const auto& w : c->workflows->webhook_infos(wf->id, wf->definition))
-      if (w.node_id == route->node_id) response = w.response;
+    int64_t wait_ms = c->sync_wait_ms;
+    for (const auto& w : c->workflows->webhook_infos(wf->id, wf->definition)) {
+      if (w.node_id != route->node_id) continue;
+      response = w.response;
+      if (response == "wait") wait_ms = w.wait_timeout_s * 1000;
+    }
     service::StartRequest sr;
     sr.owner = route->owner_id;
     sr.workflow_id = route->workflow_id;
@@ -681,22 +725,23 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
     sr.mode = response == "wait" ? "sync" : response == "immediate" ? "async" : "auto";
     // Duplicate deliveries (senders retry) run once.
     if (auto k = req.header("idempotency-key")) sr.idempotency_key = "webhook:" + *k;
-    auto r = c->executions->start(sr);
-    if (!r.ok()) return res.error(r.error());
-    const auto& e = r->execution;
-    res.add_header("X-Weft-Execution-Id", e.id);
-    if (e.status == store::ExecStatus::Succeeded) return res.json(200, e.output);
-    if (e.status == store::ExecStatus::Failed) {
+    start_and_answer(c, std::move(res), sr, wait_ms, [](Responder& res, const Result<service::StartResult>& r) {
+      if (!r.ok()) return res.error(r.error());
+      const auto& e = r->execution;
+      res.add_header("X-Weft-Execution-Id", e.id);
+      if (e.status == store::ExecStatus::Succeeded) return res.json(200, e.output);
+      if (e.status == store::ExecStatus::Failed) {
+        Json body = Json::object();
+        body.set("execution_id", e.id);
+        body.set("status", "failed");
+        body.set("error", e.error);
+        return res.json(500, body);
+      }
       Json body = Json::object();
       body.set("execution_id", e.id);
-      body.set("status", "failed");
-      body.set("error", e.error);
-      return res.json(500, body);
-    }
-    Json body = Json::object();
-    body.set("execution_id", e.id);
-    body.set("status", store::to_string(e.status));
-    res.json(202, body);
+      body.set("status", store::to_string(e.status));
+      res.json(202, body);
+    });
   };
   add({"POST", "/webhook/*path", Access::Public, "", "webhook", true, false,
        "Webhook entry point: runs the workflow whose webhook trigger owns the path", webhook});

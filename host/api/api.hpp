@@ -13,6 +13,7 @@
 #include "host/http/rate_limit.hpp"
 #include "host/http/router.hpp"
 #include "host/http/sse.hpp"
+#include "host/http/timer.hpp"
 #include "host/service/executions.hpp"
 #include "host/service/workflows.hpp"
 
@@ -30,7 +31,9 @@ struct ApiContext {
   std::shared_ptr<http::SseHub> sse;
   std::shared_ptr<http::RateLimiter> limiter;
   std::shared_ptr<http::MetricsRegistry> metrics;
+  std::shared_ptr<http::TimerThread> timer;  // wait budgets of synchronous runs
   http::Server* server = nullptr;  // set once the server exists (readiness, draining)
+  int64_t sync_wait_ms = 30000;    // a synchronous run answers 202 after this (and goes on)
   Json rate_overrides = Json::object();
   bool rate_limits = true;
   std::string version = "0";

@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 
 #include "host/core/call.hpp"
 #include "host/http/rate_limit.hpp"
@@ -70,6 +72,7 @@ Result<ServeConfig> ServeConfig::from(const app::Config& config) {
   int64_t port = s.http.port, reactors = 2, blocking = 4, max_req = static_cast<int64_t>(s.http.max_request_bytes);
   int64_t access_ttl = s.auth.access_ttl_s, refresh_ttl = s.auth.refresh_ttl_s;
   int64_t hb = s.sse.heartbeat_ms, poll = s.sse.poll_ms, grace = s.shutdown_grace_ms;
+  int64_t sync_wait = s.sync_wait_ms;
   int64_t hook_rate = s.http.webhook_per_minute, header_to = s.http.header_timeout_ms, body_to = s.http.body_timeout_ms;
   for (Status st : {get_int("port", 0, 65535, port), get_int("reactor_threads", 1, 64, reactors),
                     get_int("blocking_threads", 1, 256, blocking),
@@ -78,6 +81,7 @@ Result<ServeConfig> ServeConfig::from(const app::Config& config) {
                     get_int("refresh_token_ttl_seconds", 300, 365LL * 86400, refresh_ttl),
                     get_int("sse_heartbeat_ms", 50, 600000, hb), get_int("sse_poll_ms", 20, 60000, poll),
                     get_int("shutdown_grace_ms", 0, 3600000, grace),
+                    get_int("sync_wait_ms", 100, 3600000, sync_wait),
                     get_int("webhook_requests_per_minute", -1, 1LL << 40, hook_rate),
                     get_int("header_timeout_ms", 100, 600000, header_to),
                     get_int("body_timeout_ms", 100, 3600000, body_to)}) {
@@ -141,6 +145,7 @@ Result<ServeConfig> ServeConfig::from(const app::Config& config) {
   s.sse.heartbeat_ms = hb;
   s.sse.poll_ms = poll;
   s.shutdown_grace_ms = grace;
+  s.sync_wait_ms = sync_wait;
   // The data directory follows the SQLite database by default.
   const std::string& db = config.database;
   if (db.rfind("sqlite:", 0) == 0 && db.find(":memory:") == std::string::npos) {
@@ -172,6 +177,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const app::Config& config, c
   ctx->executions = std::make_shared<service::ExecutionService>(h);
   ctx->sse = std::make_shared<http::SseHub>(h.store(), h.executor().bus(), serve.sse);
   ctx->limiter = std::make_shared<http::RateLimiter>();
+  ctx->timer = std::make_shared<http::TimerThread>();
+  ctx->sync_wait_ms = serve.sync_wait_ms;
   ctx->metrics = std::make_shared<http::MetricsRegistry>();
   ctx->rate_overrides = serve.http.rate_overrides;
   ctx->rate_limits = serve.http.rate_limits;
@@ -180,16 +187,29 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const app::Config& config, c
 
   // Scrape-time gauges: executions by state (the queue depth is "queued"), plugin states.
   {
+    // One store query per scrape, shared by the seven series.
+    struct Snapshot {
+      std::mutex mu;
+      int64_t at_ms = -1;
+      std::optional<std::map<std::string, int64_t>> counts;
+    };
+    auto snap = std::make_shared<Snapshot>();
     auto store = h.store();
     static constexpr const char* kStates[] = {"queued", "running", "parked", "paused", "succeeded", "failed", "cancelled"};
     for (const char* st : kStates) {
       std::string state = st;
       ctx->metrics->gauge_fn("weft_executions", "Executions by state (queued = queue depth)", {{"state", state}},
-                             [store, state]() -> double {
-                               auto counts = store->count_executions_by_status();
-                               if (!counts.ok()) return -1;
-                               auto it = counts->find(state);
-                               return it == counts->end() ? 0 : static_cast<double>(it->second);
+                             [store, snap, state]() -> double {
+                               std::lock_guard<std::mutex> lk(snap->mu);
+                               const int64_t now = monotonic_ms();
+                               if (snap->at_ms < 0 || now - snap->at_ms > 250) {
+                                 auto counts = store->count_executions_by_status();
+                                 snap->counts = counts.ok() ? std::optional(*counts) : std::nullopt;
+                                 snap->at_ms = now;
+                               }
+                               if (!snap->counts) return -1;
+                               auto it = snap->counts->find(state);
+                               return it == snap->counts->end() ? 0 : static_cast<double>(it->second);
                              });
     }
     app::Host* hp = &h;

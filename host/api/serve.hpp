@@ -23,6 +23,7 @@ struct ServeConfig {
   auth::AuthOptions auth;
   http::SseOptions sse;
   int64_t shutdown_grace_ms = 30000;                 // running executions get this long to finish or park
+  int64_t sync_wait_ms = 30000;                      // a synchronous run answers 202 after this and goes on
   std::string admin_email = "admin@localhost";       // first-admin bootstrap on an empty database
   std::string bootstrap_file = "var/initial-admin.json";  // where its generated password is written (0600)
   bool bootstrap_admin = true;

@@ -81,23 +81,24 @@ class PistacheEventStream final : public EventStream {
 
 }  // namespace
 
+// The request metrics, resolved once per server (families) so a request only looks up its
+// series under the family's shared lock.
+struct RequestMetrics {
+  CounterFamily* requests = nullptr;
+  HistogramFamily* latency = nullptr;
+};
+
 // Observes the answer of one request for the metrics, whichever way it is sent.
 struct RequestMeter {
-  std::shared_ptr<MetricsRegistry> metrics;
+  const RequestMetrics* metrics = nullptr;
   std::string route;   // pattern, never the raw path (bounded label cardinality)
   std::string method;
   int64_t started_us = 0;
   void done(int status) const {
-    if (!metrics) return;
-    const double seconds =
-        static_cast<double>(monotonic_us() - started_us) / 1e6;
-    const std::string st = std::to_string(status);
-    metrics->counter("weft_http_requests_total", "HTTP requests by route, method and status",
-                     {{"route", route}, {"method", method}, {"status", st}})
-        .inc();
-    metrics->histogram("weft_http_request_duration_seconds", "HTTP request latency by route",
-                       {{"route", route}})
-        .observe(seconds);
+    if (!metrics || !metrics->requests) return;
+    const double seconds = static_cast<double>(monotonic_us() - started_us) / 1e6;
+    metrics->requests->labels({route, method, std::to_string(status)}).inc();
+    metrics->latency->labels({route}).observe(seconds);
   }
   static int64_t monotonic_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -160,6 +161,7 @@ struct Server::Impl {
   std::condition_variable cv;
   int64_t in_flight = 0;
   bool started = false;
+  RequestMetrics metrics;
 
   void handle(const P::Http::Request& preq, P::Http::ResponseWriter writer);
 };
@@ -207,7 +209,7 @@ void Server::Impl::handle(const P::Http::Request& preq, P::Http::ResponseWriter 
   req.body = preq.body();
   req.client_ip = preq.address().host();
 
-  RequestMeter meter{s.deps_.metrics, "unmatched", req.method, RequestMeter::monotonic_us()};
+  RequestMeter meter{&metrics, "unmatched", req.method, RequestMeter::monotonic_us()};
   auto normalized = normalize_path(req.raw_path);
   Router::Match m;
   if (normalized) {
@@ -384,6 +386,12 @@ Server::Server(ServerOptions options, ServerDeps deps, std::shared_ptr<Router> r
     : options_(std::move(options)), deps_(std::move(deps)), router_(std::move(router)) {
   impl_ = std::make_unique<Impl>();
   impl_->owner = this;
+  if (deps_.metrics) {
+    impl_->metrics.requests = &deps_.metrics->counter_family(
+        "weft_http_requests_total", "HTTP requests by route, method and status", {"route", "method", "status"});
+    impl_->metrics.latency = &deps_.metrics->histogram_family("weft_http_request_duration_seconds",
+                                                              "HTTP request latency by route", {"route"});
+  }
 }
 
 Server::~Server() { stop(); }

@@ -8,6 +8,12 @@ namespace weft::service {
 ExecutionService::ExecutionService(app::Host& host) : host_(host) {}
 
 Result<StartResult> ExecutionService::start(const StartRequest& r) {
+  auto p = prepare(r);
+  if (!p.ok()) return p.error();
+  return run(*p);
+}
+
+Result<Prepared> ExecutionService::prepare(const StartRequest& r) {
   if (r.mode != "auto" && r.mode != "sync" && r.mode != "async")
     return Error("invalid_argument", "mode must be auto, sync or async, not '" + r.mode + "'");
   if (r.idempotency_key.size() > 200) return Error("invalid_argument", "the idempotency key is longer than 200 characters");
@@ -39,23 +45,29 @@ Result<StartResult> ExecutionService::start(const StartRequest& r) {
     ne.claim_owner = host_.workers().worker_id();
     ne.lease_ms = host_.config().lease_ms;
   }
-  bool existed = false;
-  auto created = host_.store()->create_execution(ne, &existed);
+  Prepared out;
+  auto created = host_.store()->create_execution(ne, &out.existed);
   if (!created.ok()) return created.error();
+  out.execution = std::move(*created);
+  out.sync = sync && !out.existed;
+  return out;
+}
+
+Result<StartResult> ExecutionService::run(const Prepared& p) {
   StartResult out;
-  out.existed = existed;
-  if (existed) {
-    out.execution = std::move(*created);
+  out.existed = p.existed;
+  if (p.existed) {
+    out.execution = p.execution;
     return out;
   }
-  if (!sync) {
+  if (!p.sync) {
     host_.workers().wake();
-    out.execution = std::move(*created);
+    out.execution = p.execution;
     return out;
   }
   out.ran_sync = true;
-  (void)host_.workers().run_claimed(*created);
-  auto after = host_.store()->get_execution(created->id);
+  (void)host_.workers().run_claimed(p.execution);
+  auto after = host_.store()->get_execution(p.execution.id);
   if (!after.ok()) return after.error();
   out.execution = std::move(*after);
   return out;

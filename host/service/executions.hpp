@@ -25,6 +25,13 @@ struct StartRequest {
   std::string idempotency_key;  // "" = none
 };
 
+// A created execution, before it runs (see ExecutionService::prepare).
+struct Prepared {
+  store::ExecutionRecord execution;   // as created: leased by this process when sync, else queued
+  bool sync = false;
+  bool existed = false;
+};
+
 struct StartResult {
   store::ExecutionRecord execution;   // state after the call (final when ran synchronously)
   bool ran_sync = false;
@@ -37,6 +44,12 @@ class ExecutionService {
 
   // Errors: not_found (workflow), compile_failed (details: the diagnostics), invalid_argument.
   Result<StartResult> start(const StartRequest& r);
+  // start() in two steps, so a caller can answer while a synchronous run is still going (its
+  // wait budget is over): prepare() compiles and creates the execution (quick), run() runs a sync
+  // execution to its end or first park on the calling thread, or wakes the workers for an async
+  // one.
+  Result<Prepared> prepare(const StartRequest& r);
+  Result<StartResult> run(const Prepared& p);
   Result<store::ExecutionRecord> get(const std::string& owner, const std::string& id);
   Result<std::vector<store::ExecutionRecord>> list(const store::ExecutionFilter& f);
   Result<std::vector<store::NodeLogRecord>> logs(const std::string& owner, const std::string& id);

@@ -1,5 +1,7 @@
 #include "host/service/workflows.hpp"
 
+#include <algorithm>
+
 #include "host/auth/auth.hpp"
 #include "host/core/ids.hpp"
 
@@ -65,6 +67,8 @@ std::vector<WebhookInfo> WorkflowService::webhook_infos(const std::string& workf
     w.method = param_string(node, "method", "POST");
     w.auth = param_string(node, "auth", "secret_path");
     w.response = param_string(node, "response", "auto");
+    const Json& wt = node["data"]["parameters"]["wait_timeout_seconds"];
+    if (wt.is_number()) w.wait_timeout_s = std::clamp<int64_t>(wt.as_int(), 1, 300);
     const std::string chosen = param_string(node, "path", "");
     const std::string token =
         auth::hmac_sha256_hex(webhook_key_, "webhook-path:" + workflow_id + ":" + w.node_id).substr(0, 32);

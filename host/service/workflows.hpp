@@ -28,6 +28,7 @@ struct WebhookInfo {
   std::string method;      // POST | GET | ANY
   std::string auth;        // secret_path | hmac
   std::string response;    // auto | wait | immediate
+  int64_t wait_timeout_s = 30;  // response wait: answer 202 after this
   std::string hmac_secret; // only for auth == hmac: the signing secret (owner-only view)
 };
 
