@@ -83,8 +83,9 @@ constexpr std::string_view kComponents = R"json({
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
   "NotFound": {"description": "No such resource for this account (another account's resources are not_found too).",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-  "PayloadTooLarge": {"description": "The request is larger than the server's max_request_bytes. Answered by the HTTP layer before routing: the body is plain text.",
-    "content": {"text/plain": {"schema": {"type": "string"}}}},
+  "RequestTimeout": {"description": "The request's headers or body did not arrive within the server's timeouts (request_timeout); the connection is closed.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+  "PayloadTooLarge": {"description": "The request (headers and body) is larger than the server's max_request_bytes. Answered by the HTTP library before routing, so not in the error shape: the body is the text \"Request exceeded maximum buffer size\" without a Content-Type."},
   "UnsupportedMediaType": {"description": "The body is not Content-Type: application/json (charset utf-8 only): unsupported_media_type.",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
   "RateLimited": {"description": "Too many requests for this rate class (rate_limited); details carry the limit.",
@@ -112,7 +113,8 @@ constexpr std::string_view kComponents = R"json({
     "status": {"type": "string", "enum": ["ready", "draining", "unavailable"]},
     "reason": {"type": "string", "description": "With unavailable: the store's error code."}}},
   "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"],
-    "description": "This document.", "properties": {"openapi": {"type": "string"}}},
+    "description": "This document.", "properties": {
+      "openapi": {"type": "string"}, "info": {"type": "object"}, "paths": {"type": "object"}}},
   "Role": {"type": "string", "enum": ["user", "admin"]},
   "Tier": {"type": "string", "enum": ["free", "pro", "enterprise"]},
   "Scope": {"type": "string", "enum": ["*", "workflows:read", "workflows:write", "executions:read", "executions:write", "keys:manage", "admin"]},
@@ -492,7 +494,7 @@ constexpr std::string_view kOperations = R"json({
   "responses": {
     "200": {"description": "Finished within the request (ran synchronously, or an Idempotency-Key matched a finished execution).",
       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExecutionStarted"}}}},
-    "202": {"description": "Accepted and running or queued: follow links.events or poll links.self.",
+    "202": {"description": "Accepted: queued, parked, or a synchronous run still going when its wait budget (server.sync_wait_ms) ran out. Follow links.events or poll links.self.",
       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExecutionStarted"}}}},
     "400": "invalid_argument (mode, version, an Idempotency-Key over 200 characters), invalid_json, unknown_field, or compile_failed (details: the compile errors).",
     "404": {"$ref": "#/components/responses/NotFound"}}},
@@ -608,7 +610,7 @@ constexpr std::string_view kOperations = R"json({
     "200": {"description": "The workflow finished: its output.",
       "headers": {"X-Weft-Execution-Id": {"$ref": "#/components/headers/X-Weft-Execution-Id"}},
       "content": {"application/json": {"schema": {}}}},
-    "202": {"description": "Accepted: the execution runs or is queued.",
+    "202": {"description": "Accepted: queued (response immediate, or not quick), parked, or still running when the wait budget ran out (wait_timeout_seconds with response wait, else server.sync_wait_ms).",
       "headers": {"X-Weft-Execution-Id": {"$ref": "#/components/headers/X-Weft-Execution-Id"}},
       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookAccepted"}}}},
     "400": "invalid_json (a JSON Content-Type with a body that does not parse), invalid_argument, or compile_failed.",
@@ -634,7 +636,7 @@ constexpr std::string_view kOperations = R"json({
     "200": {"description": "The workflow finished: its output.",
       "headers": {"X-Weft-Execution-Id": {"$ref": "#/components/headers/X-Weft-Execution-Id"}},
       "content": {"application/json": {"schema": {}}}},
-    "202": {"description": "Accepted: the execution runs or is queued.",
+    "202": {"description": "Accepted: queued (response immediate, or not quick), parked, or still running when the wait budget ran out (wait_timeout_seconds with response wait, else server.sync_wait_ms).",
       "headers": {"X-Weft-Execution-Id": {"$ref": "#/components/headers/X-Weft-Execution-Id"}},
       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookAccepted"}}}},
     "400": "invalid_argument or compile_failed.",
@@ -787,7 +789,10 @@ Json build_operation(const http::Route& r, const std::vector<std::string>& path_
   };
   if (r.access != http::Access::Public) add("401", "Unauthorized");
   if (r.access == http::Access::Admin || !r.scope.empty()) add("403", "Forbidden");
-  if (e.contains("requestBody")) add("413", "PayloadTooLarge");
+  if (e.contains("requestBody")) {
+    add("408", "RequestTimeout");
+    add("413", "PayloadTooLarge");
+  }
   if (r.json_body || has_json_body(e)) add("415", "UnsupportedMediaType");
   if (server_rate_limited(r)) add("429", "RateLimited");
   if (!e["no_internal"].as_bool()) add("500", "InternalError");
@@ -830,7 +835,8 @@ Json openapi_document(const http::Router& router, const std::string& version) {
            "normalized before routing (percent-decoding, repeated slashes, dot segments); literal "
            "segments match case-insensitively. An unknown path is 404 not_found, a known path with "
            "another method 405 method_not_allowed (with Allow). CORS preflights (OPTIONS) are "
-           "answered for the configured origins only. HEAD is answered like GET.");
+           "answered for the configured origins only. HEAD is answered like GET. A client too slow to "
+           "send its request gets 408 request_timeout; one larger than the size limit 413.");
   doc.set("info", info);
   doc.set("jsonSchemaDialect", "https://spec.openapis.org/oas/3.1/dialect/base");
   doc.set("tags", tags);

@@ -3,8 +3,14 @@
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/net.h>
+#include <pistache/peer.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
@@ -50,33 +56,70 @@ void add_header(P::Http::ResponseWriter& w, const std::string& name, const std::
   w.headers().add(std::make_shared<DynamicHeader>(name, value));
 }
 
-class PistacheEventStream final : public EventStream {
+// Pistache's ResponseStream::flush() drains the transport's write queue on the calling thread
+// (Transport::flush), racing the reactor thread that owns the socket: when the reactor then sees
+// the fd writable with its queue already drained it throws "could not find write data" and the
+// process terminates. The hub writes from its own thread, so the stream frames the chunks itself
+// and only enqueues them (Peer::send → Transport::asyncWrite), which the reactor drains — the same
+// path ResponseWriter::send uses from the blocking pool.
+// An event stream written straight to (a duplicate of) the connection's socket.
+//
+// Why not Pistache's ResponseStream: writes queued into Pistache's transport from a thread other
+// than the connection's reactor race with the reactor's own write handling (Pistache 0.0.5 aborts
+// with "could not find write data"), and its queue is unbounded for a client that stops reading.
+// Pistache sends the status line and headers (chunked transfer encoding) on the reactor thread;
+// from then on only this object writes to the connection, framing each write as one chunk. The
+// descriptor is a dup(), so the socket cannot be closed and its number reused for another client
+// while a stream still holds it. Writes never block: what the socket does not take is kept (up
+// to kMaxPending) and sent on the next write; a client that falls further behind is dropped.
+class SocketEventStream final : public EventStream {
  public:
-  explicit PistacheEventStream(P::Http::ResponseStream s) : s_(std::move(s)) {}
-  ~PistacheEventStream() override { end(); }
+  static constexpr size_t kMaxPending = 1u << 20;
+  explicit SocketEventStream(int fd) : fd_(fd) {}
+  ~SocketEventStream() override { end(); }
   bool write(std::string_view text) override {
-    if (ended_) return false;
-    try {
-      s_.write(text.data(), static_cast<std::streamsize>(text.size()));
-      s_.flush();  // throws when the peer is gone
-      return true;
-    } catch (const std::exception&) {
-      ended_ = true;
+    if (fd_ < 0) return false;
+    char size[32];
+    const int n = std::snprintf(size, sizeof size, "%zx\r\n", text.size());
+    pending_.append(size, static_cast<size_t>(n));
+    pending_.append(text);
+    pending_.append("\r\n");
+    if (!drain() || pending_.size() > kMaxPending) {
+      close_now();
       return false;
     }
+    return true;
   }
   void end() override {
-    if (ended_) return;
-    ended_ = true;
-    try {
-      s_.ends();
-    } catch (const std::exception&) {
-    }
+    if (fd_ < 0) return;
+    pending_.append("0\r\n\r\n");
+    (void)drain();
+    close_now();
   }
 
  private:
-  P::Http::ResponseStream s_;
-  bool ended_ = false;
+  bool drain() {
+    while (!pending_.empty()) {
+      const ssize_t w = ::send(fd_, pending_.data(), pending_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) {
+        pending_.erase(0, static_cast<size_t>(w));
+        continue;
+      }
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // later
+      return false;  // EPIPE, ECONNRESET...: the client is gone
+    }
+    return true;
+  }
+  void close_now() {
+    if (fd_ < 0) return;
+    // The response is over: end the connection too (Pistache then sees EOF and forgets it).
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_;
+  std::string pending_;
 };
 
 }  // namespace
@@ -139,7 +182,14 @@ class PistacheTransport final : public Transport {
     w_.setMime(P::Http::Mime::MediaType::fromString("text/event-stream"));
     meter_.done(200);
     try {
-      return std::make_unique<PistacheEventStream>(w_.stream(P::Http::Code::Ok));
+      auto peer = w_.peer();
+      if (!peer) return nullptr;
+      const int fd = ::dup(peer->fd());
+      if (fd < 0) return nullptr;
+      // Status line and headers go out now, on this (the reactor's) thread; the body is ours.
+      auto head = w_.stream(P::Http::Code::Ok);
+      head.flush();
+      return std::make_unique<SocketEventStream>(fd);
     } catch (const std::exception&) {
       return nullptr;
     }
@@ -195,15 +245,27 @@ class PistacheHandler final : public P::Http::Handler {
 
 void Server::Impl::handle(const P::Http::Request& preq, P::Http::ResponseWriter writer) {
   Server& s = *owner;
+  // The request is complete. Pistache times a connection that is not "idle" against the header and
+  // body timeouts from the end of its last request, so one waiting for an answer computed
+  // elsewhere (blocking pool, SSE stream) would get a 408 and be closed after header_timeout_ms.
+  // Mark it idle (the keep-alive timeout applies) until its next request arrives.
+  if (auto peer = writer.getPeer()) peer->setIdle(true);
   Request req;
   req.received_ms = wall_ms();
   req.method = P::Http::methodString(preq.method());
   req.raw_path = preq.resource();
   req.query = parse_query(preq.query().as_str());
   for (const auto& h : preq.headers().list()) {
-    std::ostringstream os;
-    h->write(os);
-    req.headers.emplace_back(lower(h->name()), os.str());
+    std::string value;
+    if (auto accept = std::dynamic_pointer_cast<const P::Http::Header::Accept>(h)) {
+      // Pistache 0.0.5's Accept::write() writes nothing: rebuild the value from its media ranges.
+      for (const auto& m : accept->media()) value += (value.empty() ? "" : ", ") + m.toString();
+    } else {
+      std::ostringstream os;
+      h->write(os);
+      value = os.str();
+    }
+    req.headers.emplace_back(lower(h->name()), std::move(value));
   }
   for (const auto& [name, raw] : preq.headers().rawList()) req.headers.emplace_back(lower(name), raw.value());
   req.body = preq.body();
