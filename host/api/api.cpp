@@ -125,6 +125,25 @@ bool only_fields(const Json& body, std::initializer_list<std::string_view> allow
   return true;
 }
 
+// Members that must have a given JSON type when present: "string", "int", "bool", "array".
+bool typed_fields(const Json& body, std::initializer_list<std::pair<std::string_view, std::string_view>> spec,
+                  Responder& res) {
+  for (const auto& [name, type] : spec) {
+    const Json* v = body.find(name);
+    if (!v) continue;
+    const bool ok = (type == "string" && v->is_string()) || (type == "int" && v->is_int()) ||
+                    (type == "bool" && v->is_bool()) || (type == "array" && v->is_array());
+    if (!ok) {
+      Json d = Json::object();
+      d.set("field", std::string(name));
+      d.set("expected", std::string(type));
+      res.error(400, "invalid_argument", "'" + std::string(name) + "' must be of type " + std::string(type), d);
+      return false;
+    }
+  }
+  return true;
+}
+
 std::vector<std::string> string_list(const Json& v) {
   std::vector<std::string> out;
   for (const Json& s : v.as_array())
@@ -229,6 +248,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        "Log in with email and password; returns an access and a refresh token", [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);
          if (!body || !only_fields(*body, {"email", "password"}, res)) return;
+         if (!typed_fields(*body, {{"email", "string"}, {"password", "string"}}, res)) return;
          std::string email = (*body)["email"].as_string();
          std::transform(email.begin(), email.end(), email.begin(), [](unsigned char ch) { return std::tolower(ch); });
          // Per account, whether or not it exists: the answer must not reveal that.
@@ -251,6 +271,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);
          if (!body || !only_fields(*body, {"refresh_token"}, res)) return;
+         if (!typed_fields(*body, {{"refresh_token", "string"}}, res)) return;
          auto t = c->auth->refresh((*body)["refresh_token"].as_string());
          if (!t.ok()) return res.error(t.error());
          res.json(200, token_json(*t));
@@ -280,6 +301,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        "Change the password; every session of the account is revoked", [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);
          if (!body || !only_fields(*body, {"old_password", "new_password"}, res)) return;
+         if (!typed_fields(*body, {{"old_password", "string"}, {"new_password", "string"}}, res)) return;
          if (req.principal->via != "jwt")
            return res.error(403, "forbidden", "the password can only be changed from a login session");
          Status st = c->auth->change_password(*req.principal, (*body)["old_password"].as_string(),
@@ -301,9 +323,10 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        "Create an API key; the key is in this response only", [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);
          if (!body || !only_fields(*body, {"name", "scopes", "expires_in_seconds"}, res)) return;
+         if (!typed_fields(*body, {{"name", "string"}, {"scopes", "array"}, {"expires_in_seconds", "int"}}, res)) return;
          const Json& b = *body;
-         if (b.contains("scopes") && !b["scopes"].is_array())
-           return res.error(400, "invalid_argument", "scopes must be an array of strings");
+         for (const Json& sc : b["scopes"].as_array())
+           if (!sc.is_string()) return res.error(400, "invalid_argument", "scopes must be an array of strings");
          auto k = c->auth->create_api_key(*req.principal, b["name"].as_string(), string_list(b["scopes"]),
                                           b["expires_in_seconds"].as_int(0));
          if (!k.ok()) return res.error(k.error());
@@ -638,6 +661,8 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);
          if (!body || !only_fields(*body, {"email", "password", "role", "tier"}, res)) return;
+         if (!typed_fields(*body, {{"email", "string"}, {"password", "string"}, {"role", "string"}, {"tier", "string"}}, res))
+           return;
          const Json& b = *body;
          auto u = c->auth->create_user(b["email"].as_string(), b["password"].as_string(),
                                        b.contains("role") ? b["role"].as_string() : "user",
@@ -649,6 +674,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);
          if (!body || !only_fields(*body, {"tier"}, res)) return;
+         if (!typed_fields(*body, {{"tier", "string"}}, res)) return;
          auto u = c->auth->set_tier(req.param("id"), (*body)["tier"].as_string());
          if (!u.ok()) return res.error(u.error());
          res.json(200, user_json(*u));
