@@ -391,7 +391,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
     j.set("compile", diagnostics_json(s.compiled));
     return j;
   };
-  add({"POST", "/api/workflows", Access::User, ww, "", false, true,
+  add({"POST", "/api/workflows", Access::User, ww, "", true, true,
        "Create a workflow (version 1); the response carries its compile diagnostics",
        [c, saved_json](Request& req, Responder res) {
          auto body = body_or_error(req, res);
@@ -406,7 +406,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          if (!w.ok()) return res.error(w.error());
          res.json(200, workflow_json(*w, true));
        }});
-  add({"PUT", "/api/workflows/:id", Access::User, ww, "", false, true,
+  add({"PUT", "/api/workflows/:id", Access::User, ww, "", true, true,
        "Save a new version of a workflow (earlier versions stay unchanged)",
        [c, saved_json](Request& req, Responder res) {
          auto body = body_or_error(req, res);
@@ -436,14 +436,14 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          if (!w.ok()) return res.error(w.error());
          res.json(200, workflow_json(*w, true));
        }});
-  add({"POST", "/api/workflows/compile", Access::User, wr, "compile", false, true,
+  add({"POST", "/api/workflows/compile", Access::User, wr, "compile", true, true,
        "Compile an unsaved workflow body: every problem at once", [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);
          if (!body) return;
          auto r = c->workflows->compile(uid(req), *body);
          res.json(r.ok() ? 200 : 422, diagnostics_json(r));
        }});
-  add({"POST", "/api/workflows/:id/compile", Access::User, wr, "compile", false, false,
+  add({"POST", "/api/workflows/:id/compile", Access::User, wr, "compile", true, false,
        "Compile a saved workflow (latest or ?version=N)", [c](Request& req, Responder res) {
          int64_t version = 0;
          if (auto v = req.query_param("version")) {

@@ -32,6 +32,8 @@ constexpr CodeStatus kCodes[] = {
     {"already_answered", 409},
     {"gone", 410},
     {"payload_too_large", 413},
+    {"uri_too_long", 414},
+    {"header_too_large", 431},
     {"unsupported_media_type", 415},
     {"rate_limited", 429},
     {"internal", 500},

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include "host/core/call.hpp"
 #include "host/core/ids.hpp"
@@ -23,6 +24,9 @@
 namespace weft::http {
 
 namespace P = Pistache;
+
+// The request's Content-Type as the input guard passes it on (see InputGuard).
+constexpr const char* kMovedContentType = "x-weft-request-content-type";
 
 namespace {
 
@@ -56,12 +60,6 @@ void add_header(P::Http::ResponseWriter& w, const std::string& name, const std::
   w.headers().add(std::make_shared<DynamicHeader>(name, value));
 }
 
-// Pistache's ResponseStream::flush() drains the transport's write queue on the calling thread
-// (Transport::flush), racing the reactor thread that owns the socket: when the reactor then sees
-// the fd writable with its queue already drained it throws "could not find write data" and the
-// process terminates. The hub writes from its own thread, so the stream frames the chunks itself
-// and only enqueues them (Peer::send → Transport::asyncWrite), which the reactor drains — the same
-// path ResponseWriter::send uses from the blocking pool.
 // An event stream written straight to (a duplicate of) the connection's socket.
 //
 // Why not Pistache's ResponseStream: writes queued into Pistache's transport from a thread other
@@ -167,12 +165,14 @@ class PistacheTransport final : public Transport {
     apply(headers);
     P::Http::Mime::MediaType mime;
     if (!content_type.empty()) mime = P::Http::Mime::MediaType::fromString(std::string(content_type));
+    // Counted before the bytes leave: a client that reads /metrics right after its answer (from
+    // the blocking pool) must find its request there.
+    meter_.done(status);
     try {
       w_.send(static_cast<P::Http::Code>(status), body, mime);
     } catch (const std::exception&) {
       // The client went away: nothing to answer to.
     }
-    meter_.done(status);
   }
 
   std::unique_ptr<EventStream> stream(const Headers& headers) override {
@@ -218,6 +218,7 @@ struct Server::Impl {
 
 namespace {
 
+// Pistache's handler; it serves the requests the InputGuard below passes on.
 class PistacheHandler final : public P::Http::Handler {
  public:
   HTTP_PROTOTYPE(PistacheHandler)
@@ -239,6 +240,228 @@ class PistacheHandler final : public P::Http::Handler {
 
  private:
   Server::Impl* impl_;
+};
+
+// Access to Tcp::Handler::transport_ (private; set by Pistache's Transport only): the guard hands
+// its own transport to the handler it forwards to. This is the standard explicit-instantiation
+// route to a private member; it relies on nothing but the declaration in pistache/tcp.h.
+struct TransportField {
+  using type = P::Tcp::Transport* P::Tcp::Handler::*;
+  friend type transport_field(TransportField);
+};
+template <typename Tag, typename Tag::type M>
+struct ExposeMember {
+  friend typename Tag::type transport_field(Tag) { return M; }
+};
+template struct ExposeMember<TransportField, &P::Tcp::Handler::transport_>;
+
+// The handler registered with Pistache. It sees the raw bytes of every connection before
+// Pistache's parser does, and:
+//   - buffers each request's header section and passes it on in one piece. Pistache re-parses an
+//     incomplete header section from its start at every read, so a client trickling in megabytes
+//     of headers cost quadratic time on a reactor thread and stalled every other connection on it
+//     for seconds;
+//   - refuses header sections over kMaxHeaderBytes (431) and bodies whose Content-Length exceeds
+//     max_request_bytes (413) — in our error shape, before any of it is buffered;
+//   - hands the Content-Type header to our code under another name, so that our strict parsing
+//     (415 in our error shape) decides instead of Pistache's media-type parser.
+// Everything else goes through unchanged to a PistacheHandler (one per reactor, like this guard).
+class InputGuard final : public P::Http::Handler {
+ public:
+  static constexpr size_t kMaxHeaderBytes = 32 * 1024;
+  static constexpr size_t kMaxRequestLine = 8 * 1024;
+  static constexpr uint64_t kMaxDiscard = 64u << 20;
+  HTTP_PROTOTYPE(InputGuard)
+  InputGuard(Server::Impl* impl, size_t max_request_bytes) : impl_(impl), max_request_(max_request_bytes) {}
+  // Clones (one per reactor thread) get their own connections and inner handler.
+  InputGuard(const InputGuard& o) : P::Http::Handler(o), impl_(o.impl_), max_request_(o.max_request_) {}
+
+  void onRequest(const P::Http::Request& req, P::Http::ResponseWriter response) override {
+    impl_->handle(req, std::move(response));  // not reached: requests are parsed by the inner handler
+  }
+
+  void onDisconnection(const std::shared_ptr<P::Tcp::Peer>& peer) override { conns_.erase(peer.get()); }
+
+  void onInput(const char* data, size_t len, const std::shared_ptr<P::Tcp::Peer>& peer) override {
+    Conn& c = conns_[peer.get()];
+    size_t i = 0;
+    while (i < len) {
+      if (c.phase == Phase::Rejected) {
+        // Lingering close: keep reading (and dropping) what the client still sends so it gets to
+        // read our answer instead of blocking on a full window; past a cap, cut it off.
+        c.body_left += len - i;
+        if (c.body_left > kMaxDiscard) ::shutdown(peer->fd(), SHUT_RDWR);
+        return;
+      }
+      if (c.phase == Phase::Passthrough) {
+        forward(data + i, len - i, peer);
+        return;
+      }
+      if (c.phase == Phase::Body) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(len - i, c.body_left));
+        forward(data + i, n, peer);
+        c.body_left -= n;
+        i += n;
+        if (c.body_left == 0) c.phase = Phase::Head;
+        continue;
+      }
+      const size_t scan_from = c.head.size() >= 3 ? c.head.size() - 3 : 0;
+      const size_t take = len - i;
+      c.head.append(data + i, take);
+      // The request line goes to Pistache as it arrives, so its header/body timeouts start with
+      // the first byte (a client trickling its headers is still cut off at header_timeout_ms);
+      // the header lines are passed on once complete.
+      const size_t line_end = c.head.find("\r\n");
+      if (line_end == std::string::npos) {
+        if (c.head.size() > kMaxRequestLine)
+          return reject(c, peer, 414, "uri_too_long", "the request line is over 8 KiB");
+        forward(c.head.data() + c.forwarded, c.head.size() - c.forwarded, peer);
+        c.forwarded = c.head.size();
+        i += take;
+        continue;
+      }
+      if (c.forwarded < line_end + 2) {
+        if (line_end > kMaxRequestLine) return reject(c, peer, 414, "uri_too_long", "the request line is over 8 KiB");
+        forward(c.head.data() + c.forwarded, line_end + 2 - c.forwarded, peer);
+        c.forwarded = line_end + 2;
+      }
+      const size_t end = c.head.find("\r\n\r\n", std::min(scan_from, line_end));
+      if (end == std::string::npos) {
+        if (c.head.size() > kMaxHeaderBytes) return reject(c, peer, 431, "header_too_large",
+                                                            "the request's header section is over 32 KiB");
+        i += take;
+        continue;
+      }
+      const size_t head_len = end + 4;
+      if (head_len > kMaxHeaderBytes)
+        return reject(c, peer, 431, "header_too_large", "the request's header section is over 32 KiB");
+      const size_t after = c.head.size() - head_len;  // bytes of this read past the header section
+      std::string head = c.head.substr(0, head_len);
+      c.head.clear();
+      i = i + take - after;
+      uint64_t body = 0;
+      bool chunked = false;
+      std::string rewritten;
+      if (!inspect(head, body, chunked, rewritten)) {
+        // Something we do not understand (bad Content-Length...): let Pistache judge it.
+        forward(head.data() + c.forwarded, head.size() - c.forwarded, peer);
+        c.forwarded = 0;
+        c.phase = Phase::Passthrough;
+        continue;
+      }
+      if (body > max_request_) {
+        return reject(c, peer, 413, "payload_too_large",
+                      "the request body is over server.max_request_bytes (" + std::to_string(max_request_) + ")");
+      }
+      // The request line is unchanged by the rewrite: pass on what Pistache has not seen yet.
+      const size_t seen = c.forwarded;
+      c.forwarded = 0;
+      forward(rewritten.data() + seen, rewritten.size() - seen, peer);
+      if (chunked) {
+        c.phase = Phase::Passthrough;  // chunk sizes are not tracked; Pistache's size cap applies
+      } else if (body > 0) {
+        c.phase = Phase::Body;
+        c.body_left = body;
+      }
+    }
+  }
+
+ private:
+  enum class Phase { Head, Body, Passthrough, Rejected };
+  struct Conn {
+    Phase phase = Phase::Head;
+    std::string head;
+    size_t forwarded = 0;  // bytes of `head` already passed on (the request line)
+    uint64_t body_left = 0;
+  };
+
+  // Reads Content-Length / Transfer-Encoding and moves Content-Type aside. false = malformed.
+  static bool inspect(const std::string& head, uint64_t& body, bool& chunked, std::string& out) {
+    out.reserve(head.size() + 16);
+    size_t pos = 0;
+    bool first = true;
+    bool have_length = false;
+    while (pos < head.size()) {
+      size_t eol = head.find("\r\n", pos);
+      if (eol == std::string::npos) return false;
+      std::string_view line(head.data() + pos, eol - pos);
+      pos = eol + 2;
+      if (first || line.empty()) {
+        first = false;
+        out.append(line);
+        out.append("\r\n");
+        continue;
+      }
+      const size_t colon = line.find(':');
+      if (colon == std::string_view::npos) return false;
+      std::string name(line.substr(0, colon));
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      if (name == "content-length") {
+        if (have_length || value.empty() || value.size() > 18) return false;
+        uint64_t n = 0;
+        for (char ch : value) {
+          if (ch < '0' || ch > '9') return false;
+          n = n * 10 + static_cast<uint64_t>(ch - '0');
+        }
+        body = n;
+        have_length = true;
+      } else if (name == "transfer-encoding") {
+        chunked = true;
+      } else if (name == kMovedContentType) {
+        continue;  // only the guard may set it
+      } else if (name == "content-type") {
+        out.append(kMovedContentType);
+        out.append(": ");
+        out.append(value);
+        out.append("\r\n");
+        continue;
+      }
+      out.append(line);
+      out.append("\r\n");
+    }
+    if (chunked && have_length) return false;  // request smuggling shape: refuse to guess
+    return true;
+  }
+
+  void reject(Conn& c, const std::shared_ptr<P::Tcp::Peer>& peer, int status, const char* code,
+              const std::string& message) {
+    c.phase = Phase::Rejected;
+    c.head.clear();
+    c.head.shrink_to_fit();
+    c.body_left = 0;  // now counts discarded bytes
+    const std::string body = error_body(code, message, Json());
+    const char* reason = status == 413   ? "Payload Too Large"
+                         : status == 414 ? "URI Too Long"
+                                         : "Request Header Fields Too Large";
+    const std::string resp = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                             "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body;
+    (void)::send(peer->fd(), resp.data(), resp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::shutdown(peer->fd(), SHUT_WR);  // our side is done; the client closes, Pistache forgets it
+  }
+
+  void forward(const char* data, size_t len, const std::shared_ptr<P::Tcp::Peer>& peer) {
+    if (len == 0) return;
+    if (!inner_) {
+      inner_ = std::make_shared<PistacheHandler>(impl_);
+      // Our own caps come first (header section, Content-Length); Pistache's is a backstop.
+      inner_->setMaxRequestSize(getMaxRequestSize() + kMaxHeaderBytes);
+      inner_->setMaxResponseSize(getMaxResponseSize());
+      inner_->setHeaderTimeout(getHeaderTimeout());
+      inner_->setBodyTimeout(getBodyTimeout());
+      static_cast<P::Tcp::Handler&>(*inner_).*transport_field(TransportField{}) = transport();
+    }
+    // Through the public Tcp::Handler interface: Pistache's own HTTP parsing (Http::Handler).
+    static_cast<P::Tcp::Handler&>(*inner_).onInput(data, len, peer);
+  }
+
+  Server::Impl* impl_;
+  size_t max_request_;
+  std::shared_ptr<PistacheHandler> inner_;
+  std::unordered_map<P::Tcp::Peer*, Conn> conns_;
 };
 
 }  // namespace
@@ -267,7 +490,11 @@ void Server::Impl::handle(const P::Http::Request& preq, P::Http::ResponseWriter 
     }
     req.headers.emplace_back(lower(h->name()), std::move(value));
   }
-  for (const auto& [name, raw] : preq.headers().rawList()) req.headers.emplace_back(lower(name), raw.value());
+  for (const auto& [name, raw] : preq.headers().rawList()) {
+    std::string n = lower(name);
+    if (n == kMovedContentType) n = "content-type";
+    req.headers.emplace_back(std::move(n), raw.value());
+  }
   req.body = preq.body();
   req.client_ip = preq.address().host();
 
@@ -472,7 +699,7 @@ Result<uint16_t> Server::start() {
                     .bodyTimeout(std::chrono::milliseconds(options_.body_timeout_ms));
     impl_->endpoint->init(opts);
     impl_->blocking = std::make_unique<executor::ThreadPool>(std::max<size_t>(1, options_.blocking_threads));
-    impl_->endpoint->setHandler(std::make_shared<PistacheHandler>(impl_.get()));
+    impl_->endpoint->setHandler(std::make_shared<InputGuard>(impl_.get(), options_.max_request_bytes));
     impl_->endpoint->serveThreaded();
     port_ = static_cast<uint16_t>(impl_->endpoint->getPort());
     impl_->started = true;
@@ -507,6 +734,13 @@ void Server::stop() {
   }
   try {
     impl_->endpoint->shutdown();
+  } catch (const std::exception&) {
+  }
+  // Pistache stops its reactors without closing the connections they held: a request that arrived
+  // during the stop would hang until its client gives up. End them so the client sees the close.
+  try {
+    for (const auto& peer : impl_->endpoint->getAllPeer())
+      if (peer) (void)::shutdown(peer->fd(), SHUT_RDWR);
   } catch (const std::exception&) {
   }
   impl_->blocking.reset();
