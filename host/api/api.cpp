@@ -478,7 +478,8 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          }
          start_and_answer(c, std::move(res), sr, c->sync_wait_ms, respond_start);
        }});
-  add({"GET", "/api/workflows/:id/webhooks", Access::User, wr, "", false, false,
+  // The URLs and HMAC secrets are enough to trigger runs: a read-only key does not get them.
+  add({"GET", "/api/workflows/:id/webhooks", Access::User, ww, "", false, false,
        "The webhook entry points of a workflow (with HMAC secrets, owner only)",
        [c](Request& req, Responder res) {
          auto hooks = c->workflows->webhooks(uid(req), req.param("id"));
@@ -520,7 +521,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
            next = list->back().id;
          }
          Json items = Json::array();
-         for (const auto& e : *list) items.push_back(service::execution_json(e));
+         for (const auto& e : *list) items.push_back(service::execution_json(e, false, /*summary=*/true));
          res.json(200, list_body("executions", items, next));
        }});
   add({"GET", "/api/executions/:id", Access::User, er, "", false, false, "Get an execution",
@@ -736,6 +737,21 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
 
     auto wf = c->host->store()->get_workflow(route->owner_id, route->workflow_id, 0);
     if (!wf.ok()) return res.error(404, "not_found", "no webhook at this path");
+    // A webhook run is an execution of its owner: it counts against the owner's tier like
+    // POST /api/workflows/{id}/execute (whoever holds the URL cannot exceed the owner's plan).
+    if (c->rate_limits) {
+      auto owner = c->host->store()->get_user(route->owner_id);
+      const std::string tier = owner.ok() ? owner->tier : "free";
+      const int64_t limit = http::limits_for_tier(tier, c->rate_overrides).execute;
+      if (limit > 0) {
+        auto d = c->limiter->check("user:" + route->owner_id, "execute", limit, wall_ms());
+        if (!d.allowed) {
+          res.add_header("Retry-After", std::to_string(d.retry_after_s));
+          return res.error(429, "rate_limited", "the workflow owner's execution limit is reached; retry in " +
+                                                    std::to_string(d.retry_after_s) + " s");
+        }
+      }
+    }
     std::string response = "auto";
     int64_t wait_ms = c->sync_wait_ms;
     for (const auto& w : c->workflows->webhook_infos(wf->id, wf->definition)) {

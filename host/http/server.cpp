@@ -150,8 +150,8 @@ struct RequestMeter {
 
 class PistacheTransport final : public Transport {
  public:
-  PistacheTransport(P::Http::ResponseWriter w, RequestMeter meter, bool keep_alive)
-      : w_(std::move(w)), meter_(std::move(meter)) {
+  PistacheTransport(P::Http::ResponseWriter w, RequestMeter meter, bool keep_alive, bool head_only)
+      : w_(std::move(w)), meter_(std::move(meter)), head_only_(head_only) {
     // Pistache treats a request without "Connection: keep-alive" as HTTP/1.0-style and closes the
     // connection after the answer; HTTP/1.1 clients (wrk, browsers) expect persistence by default.
     if (keep_alive) {
@@ -168,6 +168,7 @@ class PistacheTransport final : public Transport {
     // Counted before the bytes leave: a client that reads /metrics right after its answer (from
     // the blocking pool) must find its request there.
     meter_.done(status);
+    if (head_only_) body.clear();
     try {
       w_.send(static_cast<P::Http::Code>(status), body, mime);
     } catch (const std::exception&) {
@@ -197,10 +198,20 @@ class PistacheTransport final : public Transport {
 
  private:
   void apply(const Headers& headers) {
-    for (const auto& [k, v] : headers) add_header(w_, k, v);
+    for (const auto& [k, v] : headers) {
+      if (lower(k) == "connection") {
+        // Pistache keeps the first header of a name: replace the typed one it serializes.
+        w_.headers().remove<P::Http::Header::Connection>();
+        w_.headers().add<P::Http::Header::Connection>(lower(v) == "close" ? P::Http::ConnectionControl::Close
+                                                                          : P::Http::ConnectionControl::KeepAlive);
+        continue;
+      }
+      add_header(w_, k, v);
+    }
   }
   P::Http::ResponseWriter w_;
   RequestMeter meter_;
+  bool head_only_ = false;
 };
 
 struct Server::Impl {
@@ -504,11 +515,17 @@ void Server::Impl::handle(const P::Http::Request& preq, P::Http::ResponseWriter 
   if (normalized) {
     req.path = *normalized;
     m = s.router_->match(req.method == "HEAD" ? "GET" : req.method, req.path);
+    // HEAD is GET without a body — but never for routes whose GET has effects or streams.
+    if (req.method == "HEAD" && m.route &&
+        (m.route->pattern.rfind("/webhook/", 0) == 0 || m.route->rate_class == "stream")) {
+      m.allowed_methods = {m.route->method};
+      m.route = nullptr;
+    }
     if (m.route) meter.route = m.route->pattern;
   }
   bool keep_alive = preq.version() == P::Http::Version::Http11;
   if (auto conn = req.header("connection")) keep_alive = lower(*conn).find("close") == std::string::npos;
-  Responder res(std::make_unique<PistacheTransport>(std::move(writer), meter, keep_alive));
+  Responder res(std::make_unique<PistacheTransport>(std::move(writer), meter, keep_alive, req.method == "HEAD"));
 
   // CORS: only exact allowlisted origins get the headers; preflights are answered here.
   const auto origin = req.header("origin");
@@ -660,6 +677,11 @@ void Server::Impl::handle(const P::Http::Request& preq, P::Http::ResponseWriter 
   }
   {
     std::lock_guard<std::mutex> lk(mu);
+    if (in_flight >= static_cast<int64_t>(s.options_.max_blocking_queue)) {
+      res.add_header("Retry-After", "1");
+      res.error(503, "unavailable", "the server is busy (too many requests waiting); retry shortly");
+      return;
+    }
     ++in_flight;
   }
   // std::function needs a copyable target: the move-only pair travels in a shared_ptr.

@@ -33,7 +33,9 @@ struct ServerOptions {
   std::vector<std::string> cors_origins;    // exact origins allowed ("*" not accepted)
   Json rate_overrides = Json::object();     // per-tier overrides (rate_limit.hpp)
   bool rate_limits = true;
-  int64_t webhook_per_minute = 60000;       // per webhook path (<= 0 = unlimited)
+  int64_t webhook_per_minute = 600;         // per webhook path (<= 0 = unlimited); runs also count
+                                            // against the owner's tier execute limit
+  size_t max_blocking_queue = 256;          // blocking jobs waiting or running; beyond: 503
 };
 
 struct ServerDeps {

@@ -37,7 +37,9 @@ Result<Prepared> ExecutionService::prepare(const StartRequest& r) {
   ne.owner_id = r.owner;
   ne.definition = wf->definition;
   ne.input = r.input;
-  ne.idempotency_key = r.idempotency_key;
+  // Keys are scoped to the workflow: the same key sent to another workflow is another request,
+  // never an answer with someone else's output.
+  if (!r.idempotency_key.empty()) ne.idempotency_key = wf->id + ":" + r.idempotency_key;
   ne.mode = sync ? "sync" : "async";
   const int64_t timeout_s = wf->definition["settings"]["timeout_seconds"].as_int(300);
   if (timeout_s > 0) ne.deadline_at_ms = wall_ms() + timeout_s * 1000;
@@ -135,15 +137,17 @@ Result<store::ExecutionRecord> ExecutionService::resume(const std::string& owner
   return host_.store()->get_execution(id);
 }
 
-Json execution_json(const store::ExecutionRecord& e, bool with_definition) {
+Json execution_json(const store::ExecutionRecord& e, bool with_definition, bool summary) {
   Json j = Json::object();
   j.set("id", e.id);
   j.set("workflow_id", e.workflow_id);
   j.set("workflow_version", e.workflow_version);
   j.set("status", store::to_string(e.status));
   j.set("mode", e.mode);
-  j.set("input", e.input);
-  if (e.status == store::ExecStatus::Succeeded) j.set("output", e.output);
+  if (!summary) {
+    j.set("input", e.input);
+    if (e.status == store::ExecStatus::Succeeded) j.set("output", e.output);
+  }
   if (!e.error.is_null()) j.set("error", e.error);
   j.set("created_at", e.created_at_ms);
   j.set("started_at", e.started_at_ms);

@@ -66,7 +66,8 @@ class ExecutionService {
 };
 
 // The JSON views the API returns.
-Json execution_json(const store::ExecutionRecord& e, bool with_definition = false);
+// summary: without input and output (lists: a page of large payloads must stay small).
+Json execution_json(const store::ExecutionRecord& e, bool with_definition = false, bool summary = false);
 Json node_log_json(const store::NodeLogRecord& l);
 Json event_json(const store::EventRecord& e);
 

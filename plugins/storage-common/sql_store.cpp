@@ -1147,10 +1147,12 @@ Result<Json> SqlStore::set_paused(Ctx& c, const Json& a) {
   soci::session& s = *c.s;
   Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
   std::string status_text;
+  long long last_seq = 0;
   Stmt sel(s, c.statements);
-  sel.sql(std::string("SELECT status FROM executions WHERE id = :id") + for_update())
+  sel.sql(std::string("SELECT status, last_event_seq FROM executions WHERE id = :id") + for_update())
       .use(id)
-      .into(status_text);
+      .into(status_text)
+      .into(last_seq);
   if (!sel.run()) return execution_not_found(id);
   auto status = store::exec_status_from(status_text);
   if (status && store::is_final(*status)) {
@@ -1158,6 +1160,24 @@ Result<Json> SqlStore::set_paused(Ctx& c, const Json& a) {
   }
   long long flag = paused ? 1 : 0;
   long long now = wall_ms();
+  if (paused && (status == ExecStatus::Queued || status == ExecStatus::Parked)) {
+    // Nobody runs it: it is paused right here, with its event. Resuming queues it; the claimer
+    // rebuilds its state, and a node still waiting (timer or human) parks again.
+    long long seq = last_seq + 1;
+    std::string type = "execution_paused";
+    std::string data = store::to_json_text(object_of({{"from", status_text}}));
+    Stmt up(s, c.statements);
+    up.sql("UPDATE executions SET pause_requested = 1, status = 'paused', updated_at = :u, last_event_seq = :seq,"
+           " lease_owner = '', lease_expires_at = 0 WHERE id = :id")
+        .use(now).use(seq).use(id);
+    up.run();
+    Stmt ins(s, c.statements);
+    ins.sql("INSERT INTO events (execution_id, seq, type, data, ts) VALUES (:e, :s, :t, :d, :ts)")
+        .use(id).use(seq).use(type).use(data).use(now);
+    ins.run();
+    tx.commit();
+    return Json::object();
+  }
   // Resuming an execution its worker parked as "paused" puts it back in the queue; the claimer
   // rebuilds its state from the committed node runs.
   std::string new_status = !paused && status == ExecStatus::Paused ? "queued" : status_text;

@@ -994,9 +994,16 @@ TEST_P(StoreTest, PausedExecutionsAreNotClaimedUntilResumed) {
   auto q = create();
   ASSERT_OK(store_->set_paused(q.id, true));
   EXPECT_TRUE(get(q.id).pause_requested);
-  EXPECT_EQ(get(q.id).status, ExecStatus::Queued);
+  // Nobody runs a queued execution: it is paused at once, with its event.
+  EXPECT_EQ(get(q.id).status, ExecStatus::Paused);
+  auto pev = store_->events(q.id, 0, 10);
+  ASSERT_OK(pev);
+  ASSERT_EQ(pev->size(), 1u);
+  EXPECT_EQ((*pev)[0].type, "execution_paused");
+  EXPECT_EQ(get(q.id).last_event_seq, 1);
   EXPECT_TRUE(nothing_to_claim(now));
   ASSERT_OK(store_->set_paused(q.id, false));
+  EXPECT_EQ(get(q.id).status, ExecStatus::Queued);
   auto leased = claim("w", 60000, now);
   EXPECT_EQ(leased.id, q.id);
 
@@ -1007,7 +1014,7 @@ TEST_P(StoreTest, PausedExecutionsAreNotClaimedUntilResumed) {
   EXPECT_EQ(r.status, ExecStatus::Running);
   // The worker honours it: commits "paused" and lets go of the lease.
   Commit pause = commit_for(leased);
-  pause.events = {event(1, "execution_paused")};
+  pause.events = {event(2, "execution_paused")};
   pause.execution = ExecutionUpdate{};
   pause.execution->status = ExecStatus::Paused;
   pause.execution->release_lease = true;
@@ -1029,6 +1036,7 @@ TEST_P(StoreTest, PausedExecutionsAreNotClaimedUntilResumed) {
   park.execution->release_lease = true;
   ASSERT_OK(store_->commit(park));
   ASSERT_OK(store_->set_paused(q.id, true));
+  EXPECT_EQ(get(q.id).status, ExecStatus::Paused);  // parked: nobody runs it, paused at once
   EXPECT_TRUE(nothing_to_claim(now + 100));
   ASSERT_OK(store_->set_paused(q.id, false));
   EXPECT_EQ(claim("w3", 60000, now + 100).id, q.id);
