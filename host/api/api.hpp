@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "host/app/host.hpp"
@@ -37,6 +38,10 @@ struct ApiContext {
   Json rate_overrides = Json::object();
   bool rate_limits = true;
   std::string version = "0";
+  // /readyz is public: its store probe is cached for a second so probes cannot load the database.
+  std::mutex ready_mu;
+  int64_t ready_checked_ms = -1;
+  std::string ready_error;  // "" = ready
 };
 
 // Registers every route. The context must outlive the router.

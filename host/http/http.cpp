@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace weft::http {
 
@@ -241,7 +242,17 @@ void Responder::error(const Error& e) {
     auto parsed = Json::parse(e.details);
     details = parsed.ok() ? *parsed : Json(e.details);
   }
-  error(status_for_code(e.code), e.code, e.message, std::move(details));
+  const int status = status_for_code(e.code);
+  if (status >= 500) {
+    // Server-side failures name database hosts, file paths and driver messages: that goes to the
+    // operator's log, the client gets the code and a generic message.
+    std::fprintf(stderr, "weft: %d %s: %s\n", status, e.code.c_str(), e.message.c_str());
+    const char* generic = e.code == "unavailable" ? "the database cannot be reached right now; retry shortly"
+                                                  : "internal error; the server log has the details";
+    error(status, e.code, generic, Json());
+    return;
+  }
+  error(status, e.code, e.message, std::move(details));
 }
 
 void Responder::error(int status, std::string code, std::string message, Json details) {

@@ -618,9 +618,10 @@ void Server::Impl::handle(const P::Http::Request& preq, P::Http::ResponseWriter 
       limit = tl.compile;
     } else if (klass == "execute") {
       limit = tl.execute;
-    } else if (klass == "stream") {
-      limit = -1;  // concurrent streams are capped by the SSE handler
+    } else if (klass == "password") {
+      limit = public_limits(s.options_.rate_overrides).login_per_account;  // each one is an argon2 hash
     } else {
+      // Everything else, stream opens included (their concurrency is capped by the SSE handler).
       limit = tl.api;
     }
   } else {
