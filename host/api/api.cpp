@@ -158,7 +158,24 @@ using Formatter = std::function<void(Responder&, const Result<service::StartResu
 // goes on on this thread.
 void start_and_answer(ApiContext* c, Responder res, const service::StartRequest& sr, int64_t wait_ms,
                       Formatter format) {
-  auto p = c->executions->prepare(sr);
+  // A user may hold only a few blocking threads with synchronous runs at once; past that, runs
+  // are queued (202) instead, so one account cannot occupy the pool other callers need.
+  service::StartRequest req = sr;
+  const std::string slot_key = "user:" + sr.owner;
+  bool slot = false;
+  if (req.mode != "async" && c->max_sync_runs_per_user > 0) {
+    slot = c->limiter->acquire(slot_key, "sync", c->max_sync_runs_per_user);
+    if (!slot) req.mode = "async";
+  }
+  struct SlotGuard {
+    ApiContext* c;
+    const std::string& key;
+    bool& held;
+    ~SlotGuard() {
+      if (held) c->limiter->release(key, "sync");
+    }
+  } guard{c, slot_key, slot};
+  auto p = c->executions->prepare(req);
   if (!p.ok()) return res.error(p.error());
   if (!p->sync) {
     format(res, c->executions->run(*p));
@@ -210,6 +227,12 @@ void respond_start(Responder& res, const Result<service::StartResult>& r) {
 void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
   ApiContext* c = ctx.get();
   auto add = [&router, ctx](Route r) { router.add(std::move(r)); };
+  // Routes that hash a password run on their own small pool: long workflow runs on the blocking
+  // pool can never hold logins up.
+  auto password_route = [](Route r) {
+    r.hashes_password = true;
+    return r;
+  };
 
   // ---- health and documents ----------------------------------------------------------------------
   add({"GET", "/healthz", Access::Public, "", "health", false, false, "Liveness: the process answers",
@@ -254,7 +277,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        [c, &router](Request&, Responder res) { res.json(200, openapi_document(router, c->version)); }});
 
   // ---- auth --------------------------------------------------------------------------------------
-  add({"POST", "/api/auth/login", Access::Public, "", "login", true, true,
+  add(password_route({"POST", "/api/auth/login", Access::Public, "", "login", true, true,
        "Log in with email and password; returns an access and a refresh token", [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);
          if (!body || !only_fields(*body, {"email", "password"}, res)) return;
@@ -275,7 +298,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          auto t = c->auth->login(email, (*body)["password"].as_string());
          if (!t.ok()) return res.error(t.error());
          res.json(200, token_json(*t));
-       }});
+       }}));
   add({"POST", "/api/auth/refresh", Access::Public, "", "login", false, true,
        "Exchange a refresh token for a new token pair (the old refresh token stops working)",
        [c](Request& req, Responder res) {
@@ -307,7 +330,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          j.set("scopes", scopes);
          res.json(200, j);
        }});
-  add({"POST", "/api/auth/password", Access::User, "", "password", true, true,
+  add(password_route({"POST", "/api/auth/password", Access::User, "", "password", true, true,
        "Change the password; every session of the account is revoked", [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);
          if (!body || !only_fields(*body, {"old_password", "new_password"}, res)) return;
@@ -318,7 +341,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
                                               (*body)["new_password"].as_string());
          if (!st.ok()) return res.error(st.error());
          res.no_content();
-       }});
+       }}));
 
   // ---- API keys ----------------------------------------------------------------------------------
   add({"GET", "/api/keys", Access::User, std::string(auth::scope::kKeysManage), "", false, false,
@@ -668,7 +691,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          for (const auto& u : *users) items.push_back(user_json(u));
          res.json(200, list_body("users", items, next));
        }});
-  add({"POST", "/api/admin/users", Access::Admin, adm, "", true, true, "Create a user",
+  add(password_route({"POST", "/api/admin/users", Access::Admin, adm, "", true, true, "Create a user",
        [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);
          if (!body || !only_fields(*body, {"email", "password", "role", "tier"}, res)) return;
@@ -680,7 +703,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
                                        b.contains("tier") ? b["tier"].as_string() : "free");
          if (!u.ok()) return res.error(u.error());
          res.json(201, user_json(*u));
-       }});
+       }}));
   add({"PUT", "/api/admin/users/:id/tier", Access::Admin, adm, "", false, true, "Set a user's tier",
        [c](Request& req, Responder res) {
          auto body = body_or_error(req, res);

@@ -35,6 +35,7 @@ struct ApiContext {
   std::shared_ptr<http::TimerThread> timer;  // wait budgets of synchronous runs
   http::Server* server = nullptr;  // set once the server exists (readiness, draining)
   int64_t sync_wait_ms = 30000;    // a synchronous run answers 202 after this (and goes on)
+  int64_t max_sync_runs_per_user = 2;  // concurrent synchronous runs per owner; beyond: queued
   Json rate_overrides = Json::object();
   bool rate_limits = true;
   std::string version = "0";

@@ -72,7 +72,7 @@ Result<ServeConfig> ServeConfig::from(const app::Config& config) {
   int64_t port = s.http.port, reactors = 2, blocking = 4, max_req = static_cast<int64_t>(s.http.max_request_bytes);
   int64_t access_ttl = s.auth.access_ttl_s, refresh_ttl = s.auth.refresh_ttl_s;
   int64_t hb = s.sse.heartbeat_ms, poll = s.sse.poll_ms, grace = s.shutdown_grace_ms;
-  int64_t sync_wait = s.sync_wait_ms;
+  int64_t sync_wait = s.sync_wait_ms, sync_per_user = s.max_sync_runs_per_user, pw_threads = 2;
   int64_t hook_rate = s.http.webhook_per_minute, header_to = s.http.header_timeout_ms, body_to = s.http.body_timeout_ms;
   for (Status st : {get_int("port", 0, 65535, port), get_int("reactor_threads", 1, 64, reactors),
                     get_int("blocking_threads", 1, 256, blocking),
@@ -82,6 +82,8 @@ Result<ServeConfig> ServeConfig::from(const app::Config& config) {
                     get_int("sse_heartbeat_ms", 50, 600000, hb), get_int("sse_poll_ms", 20, 60000, poll),
                     get_int("shutdown_grace_ms", 0, 3600000, grace),
                     get_int("sync_wait_ms", 100, 3600000, sync_wait),
+                    get_int("max_sync_runs_per_user", 0, 1024, sync_per_user),
+                    get_int("password_threads", 1, 64, pw_threads),
                     get_int("webhook_requests_per_minute", -1, 1LL << 40, hook_rate),
                     get_int("header_timeout_ms", 100, 600000, header_to),
                     get_int("body_timeout_ms", 100, 3600000, body_to)}) {
@@ -146,6 +148,8 @@ Result<ServeConfig> ServeConfig::from(const app::Config& config) {
   s.sse.poll_ms = poll;
   s.shutdown_grace_ms = grace;
   s.sync_wait_ms = sync_wait;
+  s.max_sync_runs_per_user = sync_per_user;
+  s.http.password_threads = static_cast<size_t>(pw_threads);
   // The data directory follows the SQLite database by default.
   const std::string& db = config.database;
   if (db.rfind("sqlite:", 0) == 0 && db.find(":memory:") == std::string::npos) {
@@ -179,6 +183,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const app::Config& config, c
   ctx->limiter = std::make_shared<http::RateLimiter>();
   ctx->timer = std::make_shared<http::TimerThread>();
   ctx->sync_wait_ms = serve.sync_wait_ms;
+  ctx->max_sync_runs_per_user = serve.max_sync_runs_per_user;
   ctx->metrics = std::make_shared<http::MetricsRegistry>();
   ctx->rate_overrides = serve.http.rate_overrides;
   ctx->rate_limits = serve.http.rate_limits;

@@ -24,6 +24,7 @@ struct ServeConfig {
   http::SseOptions sse;
   int64_t shutdown_grace_ms = 30000;                 // running executions get this long to finish or park
   int64_t sync_wait_ms = 30000;                      // a synchronous run answers 202 after this and goes on
+  int64_t max_sync_runs_per_user = 2;                // concurrent synchronous runs per owner (0 = no cap)
   std::string admin_email = "admin@localhost";       // first-admin bootstrap on an empty database
   std::string bootstrap_file = "var/initial-admin.json";  // where its generated password is written (0600)
   bool bootstrap_admin = true;

@@ -33,6 +33,7 @@ struct Route {
   bool json_body = false;     // the route takes a JSON body (content type enforced)
   std::string summary;        // one line, for the OpenAPI document and logs
   Handler handler;
+  bool hashes_password = false;  // blocking on the password-hashing pool, apart from runs
 };
 
 class Router {

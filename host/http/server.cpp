@@ -218,6 +218,7 @@ struct Server::Impl {
   Server* owner = nullptr;
   std::unique_ptr<P::Http::Endpoint> endpoint;
   std::unique_ptr<executor::ThreadPool> blocking;
+  std::unique_ptr<executor::ThreadPool> hashing;
   std::mutex mu;
   std::condition_variable cv;
   int64_t in_flight = 0;
@@ -687,7 +688,7 @@ void Server::Impl::handle(const P::Http::Request& preq, P::Http::ResponseWriter 
   }
   // std::function needs a copyable target: the move-only pair travels in a shared_ptr.
   auto job = std::make_shared<std::pair<Request, Responder>>(std::move(req), std::move(res));
-  blocking->submit([this, run, job]() {
+  (route.hashes_password ? hashing : blocking)->submit([this, run, job]() {
     run(job->first, std::move(job->second));
     std::lock_guard<std::mutex> lk(mu);
     if (--in_flight == 0) cv.notify_all();
@@ -722,6 +723,7 @@ Result<uint16_t> Server::start() {
                     .bodyTimeout(std::chrono::milliseconds(options_.body_timeout_ms));
     impl_->endpoint->init(opts);
     impl_->blocking = std::make_unique<executor::ThreadPool>(std::max<size_t>(1, options_.blocking_threads));
+    impl_->hashing = std::make_unique<executor::ThreadPool>(std::max<size_t>(1, options_.password_threads));
     impl_->endpoint->setHandler(std::make_shared<InputGuard>(impl_.get(), options_.max_request_bytes));
     impl_->endpoint->serveThreaded();
     port_ = static_cast<uint16_t>(impl_->endpoint->getPort());
@@ -767,6 +769,7 @@ void Server::stop() {
   } catch (const std::exception&) {
   }
   impl_->blocking.reset();
+  impl_->hashing.reset();
   impl_->endpoint.reset();
   impl_->started = false;
 }

@@ -27,6 +27,7 @@ struct ServerOptions {
   uint16_t port = 8080;                     // 0 = any free port (tests)
   size_t reactor_threads = 2;
   size_t blocking_threads = 4;
+  size_t password_threads = 2;              // login, password change, user creation (argon2id)
   size_t max_request_bytes = 4u << 20;      // whole request (headers + body): 413 beyond
   int64_t header_timeout_ms = 10000;        // slow clients: headers must arrive within this
   int64_t body_timeout_ms = 30000;          // ... and the body within this
