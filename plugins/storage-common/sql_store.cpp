@@ -786,6 +786,9 @@ Result<Json> SqlStore::claim_execution(Ctx& c, const Json& a) {
            " (status = 'queued' AND pause_requested = 0)"
            " OR (status = 'running' AND lease_expires_at < :now1)"
            " OR (status = 'parked' AND pause_requested = 0 AND wake_at > 0 AND wake_at <= :now2)"
+           // Cancelled while its worker was parking it: runnable now, so a worker finishes it as
+           // cancelled instead of it waiting for its timer (or forever, for a human).
+           " OR (status = 'parked' AND cancel_requested = 1)"
            " ORDER BY created_at, id LIMIT 1")
       .use(now).use(now);
   if (!sqlite()) pick.sql(" FOR UPDATE SKIP LOCKED");

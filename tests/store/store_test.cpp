@@ -989,6 +989,24 @@ TEST_P(StoreTest, CancelFinishesIdleExecutionsAndFlagsRunningOnes) {
   EXPECT_EQ(missing.error().code, "not_found");
 }
 
+TEST_P(StoreTest, AParkedExecutionWithACancelRequestIsClaimableAtOnce) {
+  const int64_t now = wall_ms();
+  auto q = create();
+  auto leased = claim("w", 60000, now);
+  ASSERT_EQ(leased.id, q.id);
+  // The cancel arrives while the worker runs it; the worker then parks it (a long timer).
+  ASSERT_OK(store_->request_cancel(q.id));
+  Commit park = commit_for(leased);
+  park.execution = ExecutionUpdate{};
+  park.execution->status = ExecStatus::Parked;
+  park.execution->wake_at_ms = now + 3600000;
+  park.execution->release_lease = true;
+  ASSERT_OK(store_->commit(park));
+  auto again = claim("w2", 60000, now);
+  EXPECT_EQ(again.id, q.id) << "a cancelled, parked execution must not wait for its timer";
+  EXPECT_TRUE(again.cancel_requested);
+}
+
 TEST_P(StoreTest, PausedExecutionsAreNotClaimedUntilResumed) {
   const int64_t now = wall_ms();
   auto q = create();
