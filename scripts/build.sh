@@ -22,7 +22,9 @@ if [ "${WEFT_SKIP_DEPS:-0}" != 1 ]; then
 fi
 
 echo "build: configuring $BUILD_DIR ($BUILD_TYPE)"
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DWEFT_BUILD_TESTS=ON "${CMAKE_EXTRA[@]}"
+# Benchmarks have their own Release build (bench/README.md); WEFT_BUILD_BENCH=ON adds them here.
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DWEFT_BUILD_TESTS=ON \
+  -DWEFT_BUILD_BENCH="${WEFT_BUILD_BENCH:-OFF}" "${CMAKE_EXTRA[@]}"
 
 echo "build: building with $JOBS jobs"
 cmake --build "$BUILD_DIR" -j"$JOBS"
