@@ -796,6 +796,8 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
     sr.owner = route->owner_id;
     sr.workflow_id = route->workflow_id;
     sr.version = wf->version;
+    sr.prefetched = *wf;
+    sr.full_record = false;  // the answer needs only the status and the output
     sr.input = input;
     sr.mode = response == "wait" ? "sync" : response == "immediate" ? "async" : "auto";
     // Duplicate deliveries (senders retry) run once.

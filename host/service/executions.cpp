@@ -17,7 +17,13 @@ Result<Prepared> ExecutionService::prepare(const StartRequest& r) {
   if (r.mode != "auto" && r.mode != "sync" && r.mode != "async")
     return Error("invalid_argument", "mode must be auto, sync or async, not '" + r.mode + "'");
   if (r.idempotency_key.size() > 200) return Error("invalid_argument", "the idempotency key is longer than 200 characters");
-  auto wf = host_.store()->get_workflow(r.owner, r.workflow_id, r.version);
+  Result<store::WorkflowRecord> wf = Error("not_found", "");
+  if (r.prefetched && r.prefetched->id == r.workflow_id && r.prefetched->owner_id == r.owner &&
+      (r.version == 0 || r.version == r.prefetched->version)) {
+    wf = *r.prefetched;  // versions are immutable: the caller's copy is as good as a read
+  } else {
+    wf = host_.store()->get_workflow(r.owner, r.workflow_id, r.version);
+  }
   if (!wf.ok()) return wf.error();
 
   // Compile (cached per workflow version) before anything is queued: a broken workflow is a 400
@@ -52,6 +58,7 @@ Result<Prepared> ExecutionService::prepare(const StartRequest& r) {
   if (!created.ok()) return created.error();
   out.execution = std::move(*created);
   out.sync = sync && !out.existed;
+  out.full_record = r.full_record;
   return out;
 }
 
@@ -68,7 +75,22 @@ Result<StartResult> ExecutionService::run(const Prepared& p) {
     return out;
   }
   out.ran_sync = true;
-  (void)host_.workers().run_claimed(p.execution);
+  const executor::RunResult rr = host_.workers().run_claimed(p.execution);
+  // A finished run is answered from its result (what was just committed); anything else (parked,
+  // paused, lease lost, store trouble) is read back from the store.
+  if (!p.full_record && (rr.outcome == executor::RunOutcome::Succeeded || rr.outcome == executor::RunOutcome::Failed ||
+                         rr.outcome == executor::RunOutcome::Cancelled)) {
+    out.execution = p.execution;
+    out.execution.status = rr.outcome == executor::RunOutcome::Succeeded ? store::ExecStatus::Succeeded
+                           : rr.outcome == executor::RunOutcome::Failed  ? store::ExecStatus::Failed
+                                                                         : store::ExecStatus::Cancelled;
+    out.execution.output = rr.outcome == executor::RunOutcome::Succeeded ? rr.output : Json();
+    out.execution.error = rr.error;
+    out.execution.lease = {};
+    out.execution.finished_at_ms = wall_ms();
+    out.execution.updated_at_ms = out.execution.finished_at_ms;
+    return out;
+  }
   auto after = host_.store()->get_execution(p.execution.id);
   if (!after.ok()) return after.error();
   out.execution = std::move(*after);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct StartRequest {
   Json input;                   // null = the trigger's defaults
   std::string mode = "auto";    // auto (quick → sync, else async) | sync | async
   std::string idempotency_key;  // "" = none
+  // The workflow version when the caller already read it (webhooks): saves a store read.
+  std::optional<store::WorkflowRecord> prefetched;
+  // false: a finished synchronous run is answered from its result (id, status, output, error are
+  // exact; timestamps approximate, last_event_seq not updated) without reading it back.
+  bool full_record = true;
 };
 
 // A created execution, before it runs (see ExecutionService::prepare).
@@ -30,6 +36,7 @@ struct Prepared {
   store::ExecutionRecord execution;   // as created: leased by this process when sync, else queued
   bool sync = false;
   bool existed = false;
+  bool full_record = true;
 };
 
 struct StartResult {
