@@ -86,10 +86,10 @@ void SseHub::close(Sub& sub) {
   --count_;
 }
 
-bool SseHub::deliver(Sub& sub, const store::EventRecord& e) {
+bool SseHub::deliver(Sub& sub, const store::EventRecord& e, const std::string* text) {
   if (sub.done) return false;
   if (e.seq <= sub.last_seq) return true;  // already sent
-  if (!sub.stream->write(format(e))) {
+  if (!sub.stream->write(text ? *text : format(e))) {
     close(sub);
     return false;
   }
@@ -144,10 +144,11 @@ void SseHub::loop() {
     for (const auto& e : live) {
       auto it = subs_.find(e.execution_id);
       if (it == subs_.end()) continue;
+      const std::string text = format(e);  // once per event, not once per subscriber
       for (auto& s : it->second) {
         if (s->done) continue;
         if (e.seq == s->last_seq + 1) {
-          deliver(*s, e);
+          deliver(*s, e, &text);
         } else if (e.seq > s->last_seq + 1) {
           catch_up(*s);  // a gap: events committed elsewhere or before we subscribed
         }

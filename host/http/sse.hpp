@@ -66,7 +66,7 @@ class SseHub {
   void loop();
   // Writes store events after sub.last_seq; false when the subscriber is finished or gone.
   bool catch_up(Sub& sub);
-  bool deliver(Sub& sub, const store::EventRecord& e);
+  bool deliver(Sub& sub, const store::EventRecord& e, const std::string* text = nullptr);
   void close(Sub& sub);
 
   std::shared_ptr<store::Store> store_;
