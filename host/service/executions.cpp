@@ -128,11 +128,16 @@ Result<std::vector<store::EventRecord>> ExecutionService::events(const std::stri
   return host_.store()->events(id, after_seq, limit);
 }
 
-Result<store::ExecutionRecord> ExecutionService::cancel(const std::string& owner, const std::string& id) {
+Result<store::ExecutionRecord> ExecutionService::unfinished(const std::string& owner, const std::string& id) {
   auto e = get(owner, id);
   if (!e.ok()) return e.error();
   if (store::is_final(e->status))
     return Error("invalid_state", "execution '" + id + "' already finished (" + store::to_string(e->status) + ")");
+  return e;
+}
+
+Result<store::ExecutionRecord> ExecutionService::cancel(const std::string& owner, const std::string& id) {
+  if (auto e = unfinished(owner, id); !e.ok()) return e.error();
   if (Status st = host_.store()->request_cancel(id); !st.ok()) return st.error();
   if (auto c = host_.executor().control_of(id)) c->cancel = true;
   host_.workers().wake();
@@ -140,20 +145,14 @@ Result<store::ExecutionRecord> ExecutionService::cancel(const std::string& owner
 }
 
 Result<store::ExecutionRecord> ExecutionService::pause(const std::string& owner, const std::string& id) {
-  auto e = get(owner, id);
-  if (!e.ok()) return e.error();
-  if (store::is_final(e->status))
-    return Error("invalid_state", "execution '" + id + "' already finished (" + store::to_string(e->status) + ")");
+  if (auto e = unfinished(owner, id); !e.ok()) return e.error();
   if (Status st = host_.store()->set_paused(id, true); !st.ok()) return st.error();
   if (auto c = host_.executor().control_of(id)) c->pause = true;
   return host_.store()->get_execution(id);
 }
 
 Result<store::ExecutionRecord> ExecutionService::resume(const std::string& owner, const std::string& id) {
-  auto e = get(owner, id);
-  if (!e.ok()) return e.error();
-  if (store::is_final(e->status))
-    return Error("invalid_state", "execution '" + id + "' already finished (" + store::to_string(e->status) + ")");
+  if (auto e = unfinished(owner, id); !e.ok()) return e.error();
   if (Status st = host_.store()->set_paused(id, false); !st.ok()) return st.error();
   host_.workers().wake();
   return host_.store()->get_execution(id);

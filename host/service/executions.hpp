@@ -69,6 +69,8 @@ class ExecutionService {
   Result<store::ExecutionRecord> resume(const std::string& owner, const std::string& id);
 
  private:
+  // The owner's execution, or "invalid_state" when it already finished.
+  Result<store::ExecutionRecord> unfinished(const std::string& owner, const std::string& id);
   app::Host& host_;
 };
 
