@@ -167,17 +167,25 @@ void start_and_answer(ApiContext* c, Responder res, const service::StartRequest&
     slot = c->limiter->acquire(slot_key, "sync", c->max_sync_runs_per_user);
     if (!slot) req.mode = "async";
   }
+  // Released before the answer goes out: a client that sends its next request the moment it has
+  // the answer must find the slot free again.
   struct SlotGuard {
     ApiContext* c;
     const std::string& key;
     bool& held;
-    ~SlotGuard() {
+    void release() {
       if (held) c->limiter->release(key, "sync");
+      held = false;
     }
+    ~SlotGuard() { release(); }
   } guard{c, slot_key, slot};
   auto p = c->executions->prepare(req);
-  if (!p.ok()) return res.error(p.error());
+  if (!p.ok()) {
+    guard.release();
+    return res.error(p.error());
+  }
   if (!p->sync) {
+    guard.release();
     format(res, c->executions->run(*p));
     return;
   }
@@ -200,6 +208,7 @@ void start_and_answer(ApiContext* c, Responder res, const service::StartRequest&
   });
   auto r = c->executions->run(*p);
   c->timer->cancel(timer);
+  guard.release();
   std::lock_guard<std::mutex> lk(once->mu);
   if (once->done) return;
   once->done = true;
