@@ -154,8 +154,9 @@ TEST(OpenApiDocument, ListsEveryRouteAndNothingElse) {
       EXPECT_TRUE(security.size() >= 1 && security.at(0).contains("bearer")) << route.pattern;
       EXPECT_TRUE(op["responses"].contains("401")) << route.pattern;
     }
-    if (route.access == http::Access::Admin || !route.scope.empty())
+    if (route.access == http::Access::Admin || !route.scope.empty()) {
       EXPECT_TRUE(op["responses"].contains("403")) << route.pattern;
+    }
     if (route.json_body) {
       EXPECT_TRUE(op["requestBody"].is_object()) << route.pattern;
       EXPECT_TRUE(op["responses"].contains("415")) << route.pattern;
@@ -357,7 +358,9 @@ class OpenApiResponses : public apitest::ApiTest {
     s.set("content_type", ct);
     s.set("body", ct.find("json") != std::string::npos ? r.json() : Json(r.body.substr(0, 200)));
     samples_.push_back(s);
-    if (r.status == 429) EXPECT_TRUE(r.header("retry-after").has_value()) << r.describe();
+    if (r.status == 429) {
+      EXPECT_TRUE(r.header("retry-after").has_value()) << r.describe();
+    }
   }
 
   // Every sample against the document the server itself serves.
