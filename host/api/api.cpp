@@ -19,16 +19,6 @@ namespace {
 const std::string& uid(const Request& r) { return r.principal->user_id; }
 
 // ?limit=N (1..200, default 50).
-Result<int64_t> page_limit(const Request& r) {
-  auto v = r.query_param("limit");
-  if (!v) return int64_t{50};
-  char* end = nullptr;
-  long long n = std::strtoll(v->c_str(), &end, 10);
-  if (v->empty() || *end != '\0' || n < 1 || n > 200)
-    return Error("invalid_argument", "limit must be an integer from 1 to 200");
-  return static_cast<int64_t>(n);
-}
-
 Result<int64_t> int_param(const std::string& text, const char* what, int64_t min, int64_t max) {
   char* end = nullptr;
   long long n = std::strtoll(text.c_str(), &end, 10);
@@ -37,6 +27,23 @@ Result<int64_t> int_param(const std::string& text, const char* what, int64_t min
                                          " to " + std::to_string(max));
   return static_cast<int64_t>(n);
 }
+
+// ?limit=N (1..200, default 50).
+Result<int64_t> page_limit(const Request& r) {
+  auto v = r.query_param("limit");
+  if (!v) return int64_t{50};
+  return int_param(*v, "limit", 1, 200);
+}
+
+// Lists are read with limit + 1 rows: an extra row means there is a next page, whose cursor is
+// the last id kept.
+template <typename T>
+std::string trim_page(std::vector<T>& rows, int64_t limit) {
+  if (static_cast<int64_t>(rows.size()) <= limit) return "";
+  rows.resize(static_cast<size_t>(limit));
+  return rows.back().id;
+}
+
 
 Json user_json(const store::UserRecord& u) {
   Json j = Json::object();
@@ -411,11 +418,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          f.after_id = req.query_param("cursor").value_or("");
          auto list = c->workflows->list(f);
          if (!list.ok()) return res.error(list.error());
-         std::string next;
-         if (static_cast<int64_t>(list->size()) > *limit) {
-           list->resize(static_cast<size_t>(*limit));
-           next = list->back().id;
-         }
+         const std::string next = trim_page(*list, *limit);
          Json items = Json::array();
          for (const auto& w : *list) {
            Json j = Json::object();
@@ -557,11 +560,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          }
          auto list = c->executions->list(f);
          if (!list.ok()) return res.error(list.error());
-         std::string next;
-         if (static_cast<int64_t>(list->size()) > *limit) {
-           list->resize(static_cast<size_t>(*limit));
-           next = list->back().id;
-         }
+         const std::string next = trim_page(*list, *limit);
          Json items = Json::array();
          for (const auto& e : *list) items.push_back(service::execution_json(e, false, /*summary=*/true));
          res.json(200, list_body("executions", items, next));
@@ -691,11 +690,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          if (!limit.ok()) return res.error(limit.error());
          auto users = c->auth->list_users(*limit + 1, req.query_param("cursor").value_or(""));
          if (!users.ok()) return res.error(users.error());
-         std::string next;
-         if (static_cast<int64_t>(users->size()) > *limit) {
-           users->resize(static_cast<size_t>(*limit));
-           next = users->back().id;
-         }
+         const std::string next = trim_page(*users, *limit);
          Json items = Json::array();
          for (const auto& u : *users) items.push_back(user_json(u));
          res.json(200, list_body("users", items, next));
@@ -796,8 +791,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
     }
     std::string response = "auto";
     int64_t wait_ms = c->sync_wait_ms;
-    for (const auto& w : c->workflows->webhook_infos(wf->id, wf->definition)) {
-      if (w.node_id != route->node_id) continue;
+    for (const auto& w : c->workflows->webhook_infos(wf->id, wf->definition, route->node_id)) {
       response = w.response;
       if (response == "wait") wait_ms = w.wait_timeout_s * 1000;
     }

@@ -92,11 +92,18 @@ int usage_error(const std::string& msg) {
   return kExitInvalid;
 }
 
-weft::Result<std::unique_ptr<Host>> open_host(const Args& a) {
+// The configuration with the command-line overrides applied.
+weft::Result<Config> load_config(const Args& a) {
   auto cfg = Config::load(a.config);
   if (!cfg.ok()) return cfg.error();
   if (!a.db.empty()) cfg->database = a.db;
   if (!a.plugin_dirs.empty()) cfg->plugin_dirs = a.plugin_dirs;
+  return cfg;
+}
+
+weft::Result<std::unique_ptr<Host>> open_host(const Args& a) {
+  auto cfg = load_config(a);
+  if (!cfg.ok()) return cfg.error();
   return Host::open(*cfg);
 }
 
@@ -440,14 +447,6 @@ int cmd_worker(const Args& a) {
   host.workers().stop();
   if (sub) host.bus().unsubscribe(sub);
   return kExitOk;
-}
-
-weft::Result<Config> load_config(const Args& a) {
-  auto cfg = Config::load(a.config);
-  if (!cfg.ok()) return cfg.error();
-  if (!a.db.empty()) cfg->database = a.db;
-  if (!a.plugin_dirs.empty()) cfg->plugin_dirs = a.plugin_dirs;
-  return cfg;
 }
 
 int cmd_serve(const Args& a) {

@@ -57,11 +57,12 @@ std::string WorkflowService::webhook_hmac_secret(const std::string& workflow_id,
   return "whsec_" + auth::hmac_sha256_hex(webhook_key_, "webhook-hmac:" + workflow_id + ":" + node_id);
 }
 
-std::vector<WebhookInfo> WorkflowService::webhook_infos(const std::string& workflow_id,
-                                                        const Json& definition) const {
+std::vector<WebhookInfo> WorkflowService::webhook_infos(const std::string& workflow_id, const Json& definition,
+                                                        const std::string& only_node) const {
   std::vector<WebhookInfo> out;
   for (const Json& node : definition["nodes"].as_array()) {
     if (node["type"].as_string() != kWebhookNodeType) continue;
+    if (!only_node.empty() && node["id"].as_string() != only_node) continue;
     WebhookInfo w;
     w.node_id = node["id"].as_string();
     w.method = param_string(node, "method", "POST");

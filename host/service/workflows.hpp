@@ -54,7 +54,9 @@ class WorkflowService {
   Result<std::vector<WebhookInfo>> webhooks(const std::string& owner, const std::string& id);
   // Derived secrets (stable across versions; nothing secret is stored).
   std::string webhook_hmac_secret(const std::string& workflow_id, const std::string& node_id) const;
-  std::vector<WebhookInfo> webhook_infos(const std::string& workflow_id, const Json& definition) const;
+  // only_node: just that trigger (the webhook entry point answering a request).
+  std::vector<WebhookInfo> webhook_infos(const std::string& workflow_id, const Json& definition,
+                                         const std::string& only_node = "") const;
 
  private:
   Result<SavedWorkflow> save(const std::string& owner, const std::string& id, const Json& body);
