@@ -28,6 +28,8 @@ constexpr size_t kStorageV1Size =
     offsetof(weft_storage_backend, close) + sizeof(static_cast<weft_storage_backend*>(nullptr)->close);
 
 constexpr size_t kMaxSchemaBytes = 1024 * 1024;
+// A credential type is a short form description; anything near this size is not one.
+constexpr size_t kMaxCredentialTypeBytes = 256 * 1024;
 
 const char* status_name(weft_status s) {
   switch (s) {
@@ -128,6 +130,7 @@ struct Registrar {
   bool open = false;  // true only while weft_plugin_init runs
   std::vector<NodeType> node_types;
   std::vector<StorageBackend> storage;
+  std::vector<CredentialType> credential_types;
   std::string first_error;  // the first refused registration marks the plugin Broken
 
   weft_status refuse(weft_status status, std::string reason) {
@@ -138,12 +141,13 @@ struct Registrar {
 
 weft_status register_node_type(weft_registrar* reg, const weft_node_type* type) noexcept;
 weft_status register_storage_backend(weft_registrar* reg, const weft_storage_backend* backend) noexcept;
+weft_status register_credential_type(weft_registrar* reg, weft_str type_json) noexcept;
 
 const weft_registrar_api kRegistrarApi = {
     sizeof(weft_registrar_api),
     &register_node_type,
     &register_storage_backend,
-    nullptr,  // register_credential_type: not offered by this host version
+    &register_credential_type,
     nullptr,  // reserved_llm_provider
 };
 
@@ -182,6 +186,11 @@ struct TypeEntry {
   const PluginRecord* plugin;  // its state decides visibility (read under the registry lock)
 };
 
+struct CredentialEntry {
+  std::shared_ptr<const CredentialType> type;
+  const PluginRecord* plugin;  // as for TypeEntry
+};
+
 // What the registry knows. Readers (compiler, executor, REST) take `mu` shared; loading,
 // toggling and builtin registration take it exclusively, briefly.
 struct Catalog {
@@ -190,6 +199,7 @@ struct Catalog {
   std::map<std::string, PluginRecord*, std::less<>> by_name;  // the record owning each name
   std::map<std::string, std::map<uint32_t, TypeEntry>, std::less<>> types;
   std::map<std::string, std::shared_ptr<const StorageBackend>, std::less<>> storage;
+  std::map<std::string, CredentialEntry, std::less<>> credential_types;
   std::vector<std::string> scan_errors;
   bool loaded = false;
 
@@ -197,6 +207,7 @@ struct Catalog {
     // Drop references in reverse load order, so later plugins shut down before earlier ones.
     types.clear();
     storage.clear();
+    credential_types.clear();
     while (!records.empty()) records.pop_back();
   }
 
@@ -206,6 +217,12 @@ struct Catalog {
     if (it == types.end()) return nullptr;
     auto v = it->second.find(version);
     return v == it->second.end() ? nullptr : v->second.plugin;
+  }
+
+  // The plugin that registered credential type `name`, whatever its state. Needs `mu`.
+  const PluginRecord* credential_type_owner(std::string_view name) const {
+    auto it = credential_types.find(name);
+    return it == credential_types.end() ? nullptr : it->second.plugin;
   }
 };
 
@@ -227,6 +244,11 @@ struct Registry::Impl : Catalog {
   std::pair<PluginState, std::string> load_library(PluginRecord& rec, const Manifest& m,
                                                    const fs::path& file);
   std::string commit(PluginRecord& rec, const std::shared_ptr<LoadedLibrary>& lib);
+  // Builtin registrations under `plugin_name` (`what`: "node types"...). Need `mu` exclusively.
+  // The existing record (nullptr when none), or "invalid_state" when it is not loadable;
+  Result<PluginRecord*> existing_builtin_record(const std::string& plugin_name, const char* what);
+  // a new Loaded record for a name not seen yet.
+  PluginRecord* new_builtin_record(const std::string& plugin_name, const char* what);
 };
 
 namespace {
@@ -343,6 +365,56 @@ weft_status register_storage_backend(weft_registrar* handle, const weft_storage_
   } catch (const std::exception& e) {
     return reg->refuse(WEFT_ERR_INTERNAL,
                        std::string("host error while registering a storage backend: ") + e.what());
+  } catch (...) {
+    return WEFT_ERR_INTERNAL;
+  }
+}
+
+weft_status register_credential_type(weft_registrar* handle, weft_str type_json) noexcept {
+  if (!handle) return WEFT_ERR_INVALID_INPUT;
+  auto* reg = reinterpret_cast<Registrar*>(handle);
+  try {
+    std::lock_guard lock(reg->mu);
+    if (!reg->open) return WEFT_ERR_UNSUPPORTED;
+    if (!type_json.ptr && type_json.len)
+      return reg->refuse(WEFT_ERR_INVALID_INPUT, "credential type registration with a NULL type_json");
+    JsonParseLimits limits;
+    limits.max_bytes = kMaxCredentialTypeBytes;
+    limits.max_depth = 16;
+    auto parsed = Json::parse(from_weft_str(type_json), limits);
+    if (!parsed)
+      return reg->refuse(
+          WEFT_ERR_INVALID_INPUT,
+          "credential type registration: type_json is not valid JSON: " + parsed.error().message);
+    // Name the type in the message when it has a usable name, even if the rest is wrong.
+    const Json& raw_name = (*parsed)["name"];
+    const std::string what = raw_name.is_string() && is_valid_credential_type_name(raw_name.as_string())
+                                 ? "credential type " + raw_name.as_string()
+                                 : std::string("credential type registration");
+    auto def = validate_credential_type(*parsed);
+    if (!def) return reg->refuse(WEFT_ERR_INVALID_INPUT, what + ": " + def.error().message);
+    std::string name = (*def)["name"].as_string();
+
+    for (const CredentialType& t : reg->credential_types)
+      if (t.name == name)
+        return reg->refuse(WEFT_ERR_INVALID_INPUT,
+                           what + " is registered twice by plugin " + reg->plugin_name);
+    {
+      std::shared_lock rlock(reg->catalog->mu);
+      if (const PluginRecord* owner = reg->catalog->credential_type_owner(name))
+        return reg->refuse(WEFT_ERR_INVALID_INPUT, what + " is already registered by plugin " +
+                                                       owner->info.name + "; plugin " + reg->plugin_name +
+                                                       " cannot register it again");
+    }
+    CredentialType t;
+    t.name = std::move(name);
+    t.definition = std::move(*def);
+    t.plugin_name = reg->plugin_name;
+    reg->credential_types.push_back(std::move(t));
+    return WEFT_OK;
+  } catch (const std::exception& e) {
+    return reg->refuse(WEFT_ERR_INTERNAL,
+                       std::string("host error while registering a credential type: ") + e.what());
   } catch (...) {
     return WEFT_ERR_INTERNAL;
   }
@@ -545,8 +617,10 @@ std::string Registry::Impl::commit(PluginRecord& rec, const std::shared_ptr<Load
   Registrar& reg = lib->registrar;
   std::vector<NodeType> node_types = std::move(reg.node_types);
   std::vector<StorageBackend> backends = std::move(reg.storage);
+  std::vector<CredentialType> credential_defs = std::move(reg.credential_types);
   reg.node_types.clear();
   reg.storage.clear();
+  reg.credential_types.clear();
 
   std::unique_lock lock(mu);
   // Re-check under the exclusive lock (registration checked under a shared one).
@@ -558,6 +632,10 @@ std::string Registry::Impl::commit(PluginRecord& rec, const std::shared_ptr<Load
   for (const StorageBackend& s : backends)
     if (auto it = storage.find(s.scheme); it != storage.end())
       return "storage backend " + s.scheme + " is already registered by plugin " + it->second->plugin_name +
+             "; plugin " + rec.info.name + " cannot register it again";
+  for (const CredentialType& c : credential_defs)
+    if (const PluginRecord* owner = credential_type_owner(c.name))
+      return "credential type " + c.name + " is already registered by plugin " + owner->info.name +
              "; plugin " + rec.info.name + " cannot register it again";
 
   for (NodeType& t : node_types) {
@@ -572,6 +650,11 @@ std::string Registry::Impl::commit(PluginRecord& rec, const std::shared_ptr<Load
     auto shared = std::make_shared<StorageBackend>(std::move(s));
     shared->vtable.scheme = to_weft_str(shared->scheme);  // points into the final, never-moved copy
     storage.emplace(shared->scheme, std::move(shared));
+  }
+  for (CredentialType& c : credential_defs) {
+    rec.info.credential_types.push_back(c.name);
+    auto shared = std::make_shared<const CredentialType>(std::move(c));
+    credential_types.emplace(shared->name, CredentialEntry{shared, &rec});
   }
   rec.library = lib;
   rec.info.state = PluginState::Loaded;
@@ -743,32 +826,100 @@ Status Registry::add_builtin_node_type(NodeType type) {
   type.schema = std::move(*schema);
 
   std::unique_lock lock(impl_->mu);
-  PluginRecord* rec = nullptr;
-  if (auto it = impl_->by_name.find(type.plugin_name); it != impl_->by_name.end()) {
-    rec = it->second;
-    if (!rec->loadable())
-      return Error("invalid_state", "plugin \"" + type.plugin_name + "\" is " + to_string(rec->info.state) +
-                                        "; it cannot take more node types");
-  }
+  auto record = impl_->existing_builtin_record(type.plugin_name, "node types");
+  if (!record) return record.take_error();
   if (const PluginRecord* owner = impl_->node_type_owner(type.type_name, type.type_version))
     return Error("duplicate_node_type", "node type " + type.type_name + " v" +
                                             std::to_string(type.type_version) +
                                             " is already registered by plugin " + owner->info.name);
-  if (!rec) {
-    auto r = std::make_unique<PluginRecord>();
-    r->info.name = type.plugin_name;
-    r->info.version = "builtin";
-    r->info.description = "node types registered in-process by the host";
-    r->info.negotiated_abi = impl_->options.host_abi_max;
-    r->info.state = PluginState::Loaded;
-    rec = r.get();
-    impl_->by_name.emplace(rec->info.name, rec);
-    impl_->records.push_back(std::move(r));
-  }
+  PluginRecord* rec = *record ? *record : impl_->new_builtin_record(type.plugin_name, "node types");
   rec->info.node_types.push_back(type_key(type.type_name, type.type_version));
   auto shared = std::make_shared<const NodeType>(std::move(type));
   impl_->types[shared->type_name][shared->type_version] = TypeEntry{shared, rec};
   return {};
+}
+
+Result<PluginRecord*> Registry::Impl::existing_builtin_record(const std::string& plugin_name,
+                                                              const char* what) {
+  auto it = by_name.find(plugin_name);
+  if (it == by_name.end()) return static_cast<PluginRecord*>(nullptr);
+  PluginRecord* rec = it->second;
+  if (!rec->loadable())
+    return Error("invalid_state", "plugin \"" + plugin_name + "\" is " + to_string(rec->info.state) +
+                                      "; it cannot take more " + what);
+  return rec;
+}
+
+PluginRecord* Registry::Impl::new_builtin_record(const std::string& plugin_name, const char* what) {
+  auto r = std::make_unique<PluginRecord>();
+  r->info.name = plugin_name;
+  r->info.version = "builtin";
+  r->info.description = std::string(what) + " registered in-process by the host";
+  r->info.negotiated_abi = options.host_abi_max;
+  r->info.state = PluginState::Loaded;
+  PluginRecord* rec = r.get();
+  by_name.emplace(rec->info.name, rec);
+  records.push_back(std::move(r));
+  return rec;
+}
+
+Status Registry::add_builtin_credential_type(const std::string& plugin_name, const Json& definition) {
+  const std::string owner_name = plugin_name.empty() ? std::string("builtin") : plugin_name;
+  if (!is_valid_name(owner_name))
+    return Error("invalid_argument", "plugin name \"" + printable(owner_name) + "\" is invalid");
+  auto def = validate_credential_type(definition);
+  if (!def) return def.take_error();
+  std::string name = (*def)["name"].as_string();
+
+  std::unique_lock lock(impl_->mu);
+  auto record = impl_->existing_builtin_record(owner_name, "credential types");
+  if (!record) return record.take_error();
+  if (const PluginRecord* owner = impl_->credential_type_owner(name))
+    return Error("duplicate_credential_type",
+                 "credential type " + name + " is already registered by plugin " + owner->info.name);
+  PluginRecord* rec = *record ? *record : impl_->new_builtin_record(owner_name, "credential types");
+  rec->info.credential_types.push_back(name);
+  auto shared = std::make_shared<CredentialType>();
+  shared->name = std::move(name);
+  shared->definition = std::move(*def);
+  shared->plugin_name = owner_name;
+  impl_->credential_types.emplace(shared->name, CredentialEntry{shared, rec});
+  return {};
+}
+
+std::shared_ptr<const CredentialType> Registry::find_credential_type(std::string_view name) const {
+  std::shared_lock lock(impl_->mu);
+  auto it = impl_->credential_types.find(name);
+  if (it == impl_->credential_types.end() || it->second.plugin->info.state != PluginState::Loaded)
+    return nullptr;
+  return it->second.type;
+}
+
+Json Registry::credential_types() const {
+  std::vector<std::shared_ptr<const CredentialType>> visible;
+  {
+    std::shared_lock lock(impl_->mu);
+    for (const auto& [name, entry] : impl_->credential_types)
+      if (entry.plugin->info.state == PluginState::Loaded) visible.push_back(entry.type);
+  }
+  Json out = Json::array();
+  for (const auto& t : visible) {
+    Json item = t->definition;
+    item.set("plugin", t->plugin_name);
+    out.push_back(std::move(item));
+  }
+  return out;  // sorted by name (map order)
+}
+
+std::vector<std::string> CredentialType::secret_fields() const {
+  std::vector<std::string> out;
+  for (const Json& f : definition["fields"].as_array())
+    if (f["secret"].as_bool()) out.push_back(f["name"].as_string());
+  return out;
+}
+
+const Json& CredentialType::apply() const {
+  return definition["apply"];
 }
 
 }  // namespace weft::registry

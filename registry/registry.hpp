@@ -24,6 +24,7 @@
 
 #include "host/core/json.hpp"
 #include "host/core/result.hpp"
+#include "registry/credential_type.hpp"
 #include "weft/weft_abi.h"
 
 namespace weft::registry {
@@ -52,6 +53,19 @@ struct StorageBackend {
   std::shared_ptr<LoadedLibrary> library;
 };
 
+// A credential type as the host sees it: the validated, normalised definition (see
+// registry/credential_type.hpp for the JSON). Pure data: nothing in it points into the plugin.
+struct CredentialType {
+  std::string name;
+  Json definition;
+  std::string plugin_name;
+
+  // Names of the fields declared "secret": true, in declaration order.
+  std::vector<std::string> secret_fields() const;
+  // definition["apply"]: always an object with "kind" (defaults filled by validation).
+  const Json& apply() const;
+};
+
 enum class PluginState {
   Loaded,        // loaded and enabled: its node types are offered
   Disabled,      // loaded (or loadable) but switched off by an admin
@@ -73,6 +87,7 @@ struct PluginInfo {
   std::string reason;                   // why it is not Loaded (empty when Loaded)
   std::vector<std::string> node_types;  // "type@version"
   std::vector<std::string> storage_schemes;
+  std::vector<std::string> credential_types;
 };
 
 // Where enable/disable decisions are persisted (the store implements it once it is open).
@@ -128,9 +143,17 @@ class Registry {
 
   std::shared_ptr<const StorageBackend> find_storage(std::string_view scheme) const;
 
+  // Credential types of enabled plugins (nullptr when unknown or its plugin is disabled).
+  std::shared_ptr<const CredentialType> find_credential_type(std::string_view name) const;
+  // GET /api/credentials/types: array of the definitions, each with "plugin" added, by name.
+  Json credential_types() const;
+
   // For tests and embedding: registers an in-process node type as if a plugin named
   // `plugin_name` had registered it.
   Status add_builtin_node_type(NodeType type);
+  // Likewise for a credential type. Error "invalid_credential_type" (validation),
+  // "duplicate_credential_type", "invalid_argument" (plugin name), "invalid_state".
+  Status add_builtin_credential_type(const std::string& plugin_name, const Json& definition);
 
  private:
   struct Impl;

@@ -9,7 +9,7 @@ PKGS=(
   libboost-dev libboost-filesystem-dev libboost-system-dev
   libsoci-dev libsoci-sqlite3-4.0 libsoci-postgresql4.0 libsqlite3-dev
   libpq-dev postgresql
-  libsodium-dev
+  libsodium-dev libcurl4-openssl-dev
   libpistache-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

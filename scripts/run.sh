@@ -36,6 +36,19 @@ if curl -s -o /dev/null --max-time 1 "$BASE/healthz"; then
   exit 1
 fi
 
+# The credentials vault's master key: a development key outside the data directory (var/), owner-only.
+# Production deployments create theirs with `weft vault init FILE` and set vault.key_file.
+if [ -z "${WEFT_VAULT_KEY_FILE:-}" ]; then
+  WEFT_VAULT_KEY_FILE="${XDG_CONFIG_HOME:-$HOME/.config}/weft/master.key"
+  export WEFT_VAULT_KEY_FILE
+fi
+if [ ! -e "$WEFT_VAULT_KEY_FILE" ]; then
+  "$WEFT" vault init "$WEFT_VAULT_KEY_FILE" >/dev/null
+  echo "run: created a development master key at $WEFT_VAULT_KEY_FILE (mode 0600): it encrypts your credentials; back it up"
+else
+  echo "run: credentials are encrypted with the master key at $WEFT_VAULT_KEY_FILE"
+fi
+
 echo "run: starting $WEFT serve on $BASE (database sqlite:var/weft.db)"
 "$WEFT" serve --address "$ADDRESS" --port "$PORT" &
 SERVER=$!
@@ -107,6 +120,13 @@ Copy-paste:
   # list executions, read one execution's per-node logs
   curl -s "$BASE/api/executions?limit=5" -H "Authorization: Bearer \$WEFT_API_KEY"
   curl -s $BASE/api/executions/$EID/logs -H "Authorization: Bearer \$WEFT_API_KEY"
+
+  # store a credential (secrets are encrypted with $WEFT_VAULT_KEY_FILE and never shown again),
+  # then use it from an HTTP Request node with data.credentials {"auth": "<its id>"}
+  curl -s $BASE/api/credentials/types -H "Authorization: Bearer \$WEFT_API_KEY"
+  curl -s -X POST $BASE/api/credentials -H "Authorization: Bearer \$WEFT_API_KEY" \\
+       -H 'Content-Type: application/json' \\
+       -d '{"name":"my-api","type":"http_bearer","fields":{"token":"paste-the-token-here"}}'
 
   # everything else: the OpenAPI document, the palette, health and metrics
   curl -s $BASE/api/openapi.json

@@ -434,6 +434,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
   auto saved_json = [](const service::SavedWorkflow& s) {
     Json j = workflow_json(s.record, true);
     j.set("compile", diagnostics_json(s.compiled));
+    if (!s.credential_placeholders.as_array().empty()) j.set("credential_placeholders", s.credential_placeholders);
     return j;
   };
   add({"POST", "/api/workflows", Access::User, ww, "", true, true,
@@ -640,6 +641,69 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        "Pause an execution (at the next node boundary)", control("pause")});
   add({"POST", "/api/executions/:id/resume", Access::User, ew, "", false, false, "Resume a paused execution",
        control("resume")});
+
+  // ---- credentials -------------------------------------------------------------------------------
+  // Secret values are write-only: no response below ever contains one (docs/api.md "Credentials").
+  const std::string cr(auth::scope::kCredentialsRead), cw(auth::scope::kCredentialsWrite);
+  add({"GET", "/api/credentials/types", Access::User, cr, "", false, false,
+       "The credential types the enabled plugins declare (fields, which are secret, how they are applied)",
+       [c](Request&, Responder res) {
+         Json j = Json::object();
+         j.set("types", c->credentials->types());
+         res.json(200, j);
+       }});
+  add({"GET", "/api/credentials", Access::User, cr, "", false, false,
+       "List the account's credentials (?type=); secret fields are only named, never shown",
+       [c](Request& req, Responder res) {
+         auto items = c->credentials->list(uid(req), req.query_param("type").value_or(""));
+         if (!items.ok()) return res.error(items.error());
+         res.json(200, list_body("credentials", *items, ""));
+       }});
+  add({"POST", "/api/credentials", Access::User, cw, "", false, true,
+       "Create a credential {name, type, fields}; secrets are encrypted at rest and never returned",
+       [c](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body) return;
+         auto cred = c->credentials->create(uid(req), *body);
+         if (!cred.ok()) return res.error(cred.error());
+         res.json(201, *cred);
+       }});
+  add({"GET", "/api/credentials/:id", Access::User, cr, "", false, false, "Get a credential (without its secrets)",
+       [c](Request& req, Responder res) {
+         auto cred = c->credentials->get(uid(req), req.param("id"));
+         if (!cred.ok()) return res.error(cred.error());
+         res.json(200, *cred);
+       }});
+  add({"PUT", "/api/credentials/:id", Access::User, cw, "", false, true,
+       "Update a credential {name?, fields?}: given fields replace, secret fields not given are kept",
+       [c](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body) return;
+         auto cred = c->credentials->update(uid(req), req.param("id"), *body);
+         if (!cred.ok()) return res.error(cred.error());
+         res.json(200, *cred);
+       }});
+  add({"DELETE", "/api/credentials/:id", Access::User, cw, "", false, false,
+       "Delete a credential (workflows that use it then fail to compile and to run)",
+       [c](Request& req, Responder res) {
+         if (Status st = c->credentials->remove(uid(req), req.param("id")); !st.ok()) return res.error(st.error());
+         res.no_content();
+       }});
+  add({"POST", "/api/credentials/resolve", Access::User, cr, "", false, true,
+       "Resolve credential placeholders ({{credential:slack}}) in a workflow body to the account's credentials",
+       [c](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body) return;
+         auto r = c->credentials->resolve_placeholders(uid(req), *body);
+         if (!r.ok()) return res.error(r.error());
+         Json j = Json::object();
+         j.set("workflow", r->workflow);
+         j.set("resolved", r->resolved);
+         Json problems = Json::array();
+         for (const auto& d : r->problems) problems.push_back(d.to_json());
+         j.set("problems", std::move(problems));
+         res.json(200, j);
+       }});
 
   // ---- palette -----------------------------------------------------------------------------------
   add({"GET", "/api/nodes", Access::User, wr, "", false, false, "The node palette: every enabled node type",

@@ -15,6 +15,7 @@
 #include "host/http/router.hpp"
 #include "host/http/sse.hpp"
 #include "host/http/timer.hpp"
+#include "host/service/credentials.hpp"
 #include "host/service/executions.hpp"
 #include "host/service/workflows.hpp"
 
@@ -29,6 +30,7 @@ struct ApiContext {
   std::shared_ptr<auth::AuthService> auth;
   std::shared_ptr<service::WorkflowService> workflows;
   std::shared_ptr<service::ExecutionService> executions;
+  std::shared_ptr<service::CredentialService> credentials;
   std::shared_ptr<http::SseHub> sse;
   std::shared_ptr<http::RateLimiter> limiter;
   std::shared_ptr<http::MetricsRegistry> metrics;

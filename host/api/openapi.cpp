@@ -40,6 +40,8 @@ constexpr std::string_view kComponents = R"json({
   "X-Weft-Execution-Id": {"description": "The execution the request started.", "schema": {"type": "string"}}
 },
 "parameters": {
+  "credential_type": {"name": "type", "in": "query", "required": false,
+    "description": "Only credentials of this type.", "schema": {"type": "string"}},
   "limit": {"name": "limit", "in": "query", "required": false,
     "description": "Page size (400 invalid_argument outside 1..200).",
     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
@@ -117,7 +119,7 @@ constexpr std::string_view kComponents = R"json({
       "openapi": {"type": "string"}, "info": {"type": "object"}, "paths": {"type": "object"}}},
   "Role": {"type": "string", "enum": ["user", "admin"]},
   "Tier": {"type": "string", "enum": ["free", "pro", "enterprise"]},
-  "Scope": {"type": "string", "enum": ["*", "workflows:read", "workflows:write", "executions:read", "executions:write", "keys:manage", "admin"]},
+  "Scope": {"type": "string", "enum": ["*", "workflows:read", "workflows:write", "executions:read", "executions:write", "keys:manage", "credentials:read", "credentials:write", "admin"]},
   "TokenPair": {"type": "object",
     "required": ["token_type", "access_token", "access_expires_at", "refresh_token", "refresh_expires_at"],
     "properties": {
@@ -154,6 +156,41 @@ constexpr std::string_view kComponents = R"json({
       {"type": "object", "required": ["key"], "properties": {"key": {"type": "string", "pattern": "^wk_"}}}]},
   "ApiKeyList": {"type": "object", "required": ["keys"], "properties": {
     "keys": {"type": "array", "items": {"$ref": "#/components/schemas/ApiKey"}}}},
+  "Credential": {"type": "object", "description": "A credential's record: its non-secret fields and the NAMES of the secret fields that are set, never a secret value.",
+    "required": ["id", "name", "type", "fields", "secret_fields_set", "created_at", "updated_at"],
+    "properties": {
+      "id": {"type": "string"}, "name": {"type": "string"}, "type": {"type": "string"},
+      "fields": {"type": "object", "description": "Non-secret fields (e.g. a username, a base URL)."},
+      "secret_fields_set": {"type": "array", "items": {"type": "string"}, "description": "Secret fields that hold a value (write-only)."},
+      "created_at": {"$ref": "#/components/schemas/Timestamp"},
+      "updated_at": {"$ref": "#/components/schemas/Timestamp"}}},
+  "CredentialList": {"type": "object", "required": ["credentials"], "properties": {
+    "credentials": {"type": "array", "items": {"$ref": "#/components/schemas/Credential"}}}},
+  "CredentialType": {"type": "object", "required": ["name", "fields", "apply", "plugin"],
+    "description": "A credential type declared by a plugin (docs/plugin-abi.md \"Credential types\").",
+    "properties": {
+      "name": {"type": "string"}, "display_name": {"type": "string"}, "description": {"type": "string"},
+      "plugin": {"type": "string"},
+      "fields": {"type": "array", "items": {"type": "object", "required": ["name", "type", "secret", "required"], "properties": {
+        "name": {"type": "string"}, "display_name": {"type": "string"},
+        "type": {"type": "string", "enum": ["string", "url", "number", "boolean", "select"]},
+        "secret": {"type": "boolean"}, "required": {"type": "boolean"}, "default": {},
+        "description": {"type": "string"}, "placeholder": {"type": "string"}, "options": {"type": "array"}}}},
+      "apply": {"type": "object", "required": ["kind"], "properties": {
+        "kind": {"type": "string", "enum": ["bearer", "basic", "header", "query", "url", "none"]}}}}},
+  "CredentialTypeList": {"type": "object", "required": ["types"], "properties": {
+    "types": {"type": "array", "items": {"$ref": "#/components/schemas/CredentialType"}}}},
+  "CredentialBody": {"type": "object", "additionalProperties": false, "properties": {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200, "description": "Unique per account (case-insensitive); no control characters."},
+    "type": {"type": "string", "description": "A type from GET /api/credentials/types (cannot change on update)."},
+    "fields": {"type": "object", "description": "Values by field name, secret and non-secret together. On update, secret fields not given keep their value; null clears an optional field."}}},
+  "PlaceholderResolution": {"type": "object", "required": ["workflow", "resolved", "problems"], "properties": {
+    "workflow": {"type": "object", "description": "The body with every resolved placeholder replaced by a credential id."},
+    "resolved": {"type": "array", "items": {"type": "object", "required": ["node_id", "field", "placeholder", "credential_id", "name", "type"], "properties": {
+      "node_id": {"type": "string"}, "field": {"type": "string"}, "placeholder": {"type": "string"},
+      "credential_id": {"type": "string"}, "name": {"type": "string"}, "type": {"type": "string"}}}},
+    "problems": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"},
+      "description": "credential_placeholder_ambiguous (details.candidates) or credential_placeholder_unresolved."}}},
   "NodeId": {"type": "string", "minLength": 1, "maxLength": 128,
     "pattern": "^[A-Za-z0-9_.:-]([A-Za-z0-9_.: -]*[A-Za-z0-9_.:-])?$",
     "description": "Letters, digits, space, '_', '-', '.', ':'; no leading or trailing space."},
@@ -219,7 +256,9 @@ constexpr std::string_view kComponents = R"json({
       "definition": {"$ref": "#/components/schemas/WorkflowDefinition"}}}]},
   "SavedWorkflow": {"description": "The saved version and its compile diagnostics (saving never requires a clean compile).",
     "allOf": [{"$ref": "#/components/schemas/Workflow"},
-      {"type": "object", "required": ["compile"], "properties": {"compile": {"$ref": "#/components/schemas/CompileResult"}}}]},
+      {"type": "object", "required": ["compile"], "properties": {"compile": {"$ref": "#/components/schemas/CompileResult"},
+        "credential_placeholders": {"type": "array", "description": "Present when placeholders ({{credential:...}}) were resolved while saving: what each became (see POST /api/credentials/resolve).",
+          "items": {"type": "object"}}}}]},
   "WorkflowSummary": {"type": "object", "required": ["id", "name", "version", "created_at", "updated_at"], "properties": {
     "id": {"type": "string"}, "name": {"type": "string"},
     "version": {"type": "integer", "minimum": 1, "description": "The latest version."},
@@ -427,6 +466,47 @@ constexpr std::string_view kOperations = R"json({
   "responses": {
     "204": {"description": "Revoked (also when it already was)."},
     "404": {"$ref": "#/components/responses/NotFound"}}},
+
+"GET /api/credentials/types": {"tag": "credentials", "operationId": "listCredentialTypes",
+  "responses": {"200": {"description": "Every credential type of the enabled plugins.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CredentialTypeList"}}}}}},
+"GET /api/credentials": {"tag": "credentials", "operationId": "listCredentials",
+  "parameters": ["credential_type"],
+  "responses": {"200": {"description": "The caller's credentials by name; secret fields are named, never shown.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CredentialList"}}}}}},
+"POST /api/credentials": {"tag": "credentials", "operationId": "createCredential",
+  "requestBody": {"required": true, "content": {"application/json": {"schema": {"allOf": [
+    {"$ref": "#/components/schemas/CredentialBody"}, {"required": ["name", "type"]}]}}}},
+  "responses": {
+    "201": {"description": "Created; the secrets are encrypted at rest (XChaCha20-Poly1305, bound to owner, id and field).",
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Credential"}}}},
+    "400": "invalid_credential (a field is unknown, missing, of the wrong type or too long), unknown_credential_type, unknown_field (id, owner_id... are the server's).",
+    "409": "conflict: the account already has a credential with that name.",
+    "503": "vault_unavailable: the server has no master key configured."}},
+"GET /api/credentials/:id": {"tag": "credentials", "operationId": "getCredential",
+  "responses": {
+    "200": {"description": "The credential without its secrets.",
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Credential"}}}},
+    "404": {"$ref": "#/components/responses/NotFound"}}},
+"PUT /api/credentials/:id": {"tag": "credentials", "operationId": "updateCredential",
+  "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CredentialBody"}}}},
+  "responses": {
+    "200": {"description": "Updated.",
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Credential"}}}},
+    "400": "invalid_credential (including a type change), unknown_field.",
+    "404": {"$ref": "#/components/responses/NotFound"},
+    "409": "conflict: the account already has a credential with that name.",
+    "503": "vault_unavailable: secrets cannot be changed without a master key."}},
+"DELETE /api/credentials/:id": {"tag": "credentials", "operationId": "deleteCredential",
+  "responses": {
+    "204": {"description": "Deleted."},
+    "404": {"$ref": "#/components/responses/NotFound"}}},
+"POST /api/credentials/resolve": {"tag": "credentials", "operationId": "resolveCredentialPlaceholders",
+  "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowBody"}}}},
+  "responses": {
+    "200": {"description": "What each {{credential:...}} placeholder maps to, and what could not be mapped (saving a workflow resolves them the same way).",
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PlaceholderResolution"}}}},
+    "400": {"$ref": "#/components/responses/BadRequest"}}},
 
 "GET /api/workflows": {"tag": "workflows", "operationId": "listWorkflows",
   "parameters": ["limit", "cursor"],
@@ -656,6 +736,7 @@ constexpr std::string_view kTags = R"json([
   {"name": "meta", "description": "This document."},
   {"name": "auth", "description": "Login sessions: tokens, logout, password."},
   {"name": "keys", "description": "API keys of the caller's account."},
+  {"name": "credentials", "description": "Credentials for integrations: encrypted at rest, secrets write-only."},
   {"name": "workflows", "description": "Saved workflows (immutable versions) and compilation."},
   {"name": "executions", "description": "Running workflows, their state, logs and live events."},
   {"name": "nodes", "description": "The node palette."},

@@ -179,6 +179,13 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const app::Config& config, c
   // The webhook secrets are derived from their own key, so the JWT key never signs anything else.
   ctx->workflows = std::make_shared<service::WorkflowService>(h, auth::hmac_sha256_hex(*secret, "weft-webhooks"));
   ctx->executions = std::make_shared<service::ExecutionService>(h);
+  // The vault (refusing to start on a missing or wrong key in production), the guarded HTTP
+  // client and the credential service, installed before any worker runs.
+  auto creds = service::attach_credentials(h);
+  if (!creds.ok()) return creds.error();
+  s->credentials_ = std::move(*creds);
+  ctx->credentials = s->credentials_.service;
+  ctx->workflows->set_credentials(ctx->credentials);
   ctx->sse = std::make_shared<http::SseHub>(h.store(), h.executor().bus(), serve.sse);
   ctx->limiter = std::make_shared<http::RateLimiter>();
   ctx->timer = std::make_shared<http::TimerThread>();

@@ -46,6 +46,9 @@ class ApiServer {
   // Set when this start created the first admin: its email and generated password.
   const std::string& bootstrap_email() const { return bootstrap_email_; }
   const std::string& bootstrap_password() const { return bootstrap_password_; }
+  // For the operator (e.g. "created a development master key at ..."); "" when nothing to say.
+  const std::string& credentials_notice() const { return credentials_.notice; }
+  const service::CredentialStack& credentials() const { return credentials_; }
 
   // Graceful: stop accepting new work (503 draining), stop claiming, let running executions
   // finish or park within the grace period (what is left is resumed by the next process via
@@ -60,6 +63,7 @@ class ApiServer {
   std::shared_ptr<http::Router> router_;
   std::unique_ptr<http::Server> server_;
   std::string bootstrap_email_, bootstrap_password_;
+  service::CredentialStack credentials_;
   bool stopped_ = false;
 };
 

@@ -89,6 +89,21 @@ Status apply_json(Config& c, const Json& j, const std::string& where) {
       auto r = want_int(10, 60000);
       if (!r.ok()) return r.error();
       c.poll_ms = *r;
+    } else if (k == "mode") {
+      if (!v.is_string() || (v.as_string() != "development" && v.as_string() != "production"))
+        return Error("invalid_config", where + ": \"mode\" must be \"development\" or \"production\"");
+      c.mode = v.as_string();
+    } else if (k == "vault") {
+      if (!v.is_object()) return Error("invalid_config", where + ": \"vault\" must be an object");
+      for (const auto& [vk, vv] : v.as_object()) {
+        if (vk.rfind("$", 0) == 0) continue;
+        if (vk != "key_file") return Error("invalid_config", where + ": unknown key vault." + vk);
+        if (!vv.is_string()) return Error("invalid_config", where + ": vault.key_file must be a path");
+        c.vault_key_file = vv.as_string();
+      }
+    } else if (k == "outbound") {
+      if (!v.is_object()) return Error("invalid_config", where + ": \"outbound\" must be an object");
+      c.outbound = v;
     } else if (k.rfind("$", 0) == 0 || k == "comment") {
       // documentation keys
     } else {
@@ -100,6 +115,16 @@ Status apply_json(Config& c, const Json& j, const std::string& where) {
 }
 
 }  // namespace
+
+std::string Config::data_dir() const {
+  if (database.rfind("sqlite:", 0) != 0 || database.find(":memory:") != std::string::npos) return "";
+  std::string file = database.substr(7);
+  if (file.rfind("///", 0) == 0) file = file.substr(2);
+  size_t q = file.find('?');
+  if (q != std::string::npos) file = file.substr(0, q);
+  size_t slash = file.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
+}
 
 std::string executable_dir() {
   char buf[4096];
@@ -133,6 +158,20 @@ Result<Config> Config::load(const std::string& path) {
   }
   if (const char* e = std::getenv("WEFT_DB"); e && *e) c.database = e;
   if (const char* e = std::getenv("WEFT_PLUGIN_DIRS"); e && *e) c.plugin_dirs = split(e, ':');
+  if (const char* e = std::getenv("WEFT_MODE"); e && *e) {
+    if (std::string(e) != "development" && std::string(e) != "production")
+      return Error("invalid_config", "WEFT_MODE must be development or production");
+    c.mode = e;
+  }
+  if (const char* e = std::getenv("WEFT_VAULT_KEY_FILE"); e && *e) c.vault_key_file = e;
+  if (const char* e = std::getenv("WEFT_OUTBOUND_ALLOW"); e && *e) {
+    Json out = c.outbound.is_object() ? c.outbound : Json::object();
+    Json allow = out["allow"].is_array() ? out["allow"] : Json::array();
+    for (const auto& a : split(e, ','))
+      if (!a.empty()) allow.push_back(a);
+    out.set("allow", std::move(allow));
+    c.outbound = std::move(out);
+  }
   struct IntEnv {
     const char* name;
     int64_t min, max;

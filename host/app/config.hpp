@@ -21,6 +21,19 @@ struct Config {
   int64_t poll_ms = 500;                         // WEFT_POLL_MS
   Json database_options = Json::object();        // passed to the storage backend
   Json plugin_config = Json::object();           // {"<plugin name>": {...}}
+  // "development" (default) or "production" (WEFT_MODE). Production refuses to start without an
+  // explicitly configured, existing and correct master key, and never creates one.
+  std::string mode = "development";
+  // The vault's master-key file (WEFT_VAULT_KEY_FILE; config "vault": {"key_file"}). Empty: in
+  // development $HOME/.config/weft/master.key (created 0600 on first use, with a notice).
+  std::string vault_key_file;
+  // The "outbound" section (net::OutboundPolicy::from_json); WEFT_OUTBOUND_ALLOW adds
+  // comma-separated allowlist entries.
+  Json outbound = Json::object();
+  bool production() const { return mode == "production"; }
+  // Where the data lives (the SQLite database's directory; "" for PostgreSQL / in-memory). The
+  // master key must not be inside it.
+  std::string data_dir() const;
   std::string source;                            // where the config came from (for messages)
   Json raw = Json::object();                     // the whole file, for components with their own section ("server")
 

@@ -62,9 +62,19 @@ Status Host::set_plugin_enabled(const std::string& name, bool enabled) {
   return registry_->set_enabled(name, enabled);
 }
 
+void Host::set_node_services(std::shared_ptr<executor::NodeServices> services, compiler::CredentialChecker* checker) {
+  services_ = services;
+  credential_checker_ = checker;
+  executor_->set_services(std::move(services));
+  plans_.clear();
+}
+
 Result<compiler::PlanPtr> Host::plan_for(const store::ExecutionRecord& exec) {
+  // A cached plan was checked when first compiled; credentials deleted or changed since are
+  // caught at access time (CredentialRuntime checks owner and type at every access).
   if (auto cached = plans_.get(exec.workflow_id, exec.workflow_version)) return cached;
   compiler::CompileOptions co;
+  co.credentials = credential_checker_;
   co.owner_id = exec.owner_id;
   co.workflow_id = exec.workflow_id;
   co.workflow_version = exec.workflow_version;

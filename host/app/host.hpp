@@ -30,6 +30,12 @@ class Host {
   // serves this host's database: its backend would keep serving, so "disabled" would be a lie.
   Status set_plugin_enabled(const std::string& name, bool enabled);
 
+  // Credentials and outbound HTTP (host/service wires them, see service::attach_credentials):
+  // the checker the compiler uses for runs, and the executor's node services. Call before the
+  // workers start; `checker` must outlive the host.
+  void set_node_services(std::shared_ptr<executor::NodeServices> services, compiler::CredentialChecker* checker);
+  compiler::CredentialChecker* credential_checker() const { return credential_checker_; }
+
   // The plan of an execution's workflow version, compiled once and cached.
   Result<compiler::PlanPtr> plan_for(const store::ExecutionRecord& exec);
 
@@ -44,6 +50,8 @@ class Host {
   std::shared_ptr<executor::ThreadPool> pool_;
   std::shared_ptr<executor::Executor> executor_;
   std::unique_ptr<executor::WorkerPool> workers_;
+  std::shared_ptr<executor::NodeServices> services_;
+  compiler::CredentialChecker* credential_checker_ = nullptr;
 };
 
 }  // namespace weft::app

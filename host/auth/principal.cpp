@@ -13,6 +13,8 @@ const std::vector<std::string>& known_scopes() {
       std::string(scope::kExecutionsRead),
       std::string(scope::kExecutionsWrite),
       std::string(scope::kKeysManage),
+      std::string(scope::kCredentialsRead),
+      std::string(scope::kCredentialsWrite),
       std::string(scope::kAdmin),
   };
   return scopes;

@@ -17,6 +17,9 @@
 #include "host/app/host.hpp"
 #include "host/core/call.hpp"
 #include "host/core/ids.hpp"
+#include "host/service/audit.hpp"
+#include "host/service/credentials.hpp"
+#include "host/vault/vault.hpp"
 
 #ifndef WEFT_VERSION_STRING
 #define WEFT_VERSION_STRING "0.0.0"
@@ -55,6 +58,13 @@ commands:
   users set-tier ID TIER change an account's tier
   keys create EMAIL [--name NAME] [--scopes a,b]
                          create an API key for an account and print it (shown once)
+  keys rotate [--batch N] [--resume]
+                         master-key rotation: add a key version to the key file (vault.key_file,
+                         env WEFT_VAULT_KEY_FILE) and re-encrypt every credential under it, N per
+                         batch (default 100); --resume continues an interrupted rotation without
+                         adding another version
+  vault init [FILE]      create a master key file for the credentials vault (0600; FILE defaults to
+                         vault.key_file / WEFT_VAULT_KEY_FILE); never overwrites
   --version              print the version
 
 common options:
@@ -73,6 +83,8 @@ struct Args {
   bool admin = false;
   std::vector<std::string> plugin_dirs;
   bool json = false, quiet = false, until_idle = false;
+  std::string batch;    // keys rotate
+  bool resume = false;  // keys rotate
 };
 
 bool read_file(const std::string& path, std::string& out, std::string& err) {
@@ -105,6 +117,17 @@ weft::Result<std::unique_ptr<Host>> open_host(const Args& a) {
   auto cfg = load_config(a);
   if (!cfg.ok()) return cfg.error();
   return Host::open(*cfg);
+}
+
+// A host that runs nodes: with the guarded HTTP client and, when a master key is configured (or
+// the development default exists), the vault. Never creates a key (only `weft serve` and `weft
+// vault init` do); production refuses to run without one.
+weft::Result<std::unique_ptr<Host>> open_running_host(const Args& a) {
+  auto host = open_host(a);
+  if (!host.ok()) return host;
+  auto creds = weft::service::attach_credentials(**host, /*create_dev_key=*/false);
+  if (!creds.ok()) return creds.error();
+  return host;
 }
 
 void print_error(const weft::Error& e) {
@@ -237,7 +260,7 @@ int cmd_run(const Args& a) {
     if (!in.ok()) return usage_error("--input is not valid JSON: " + in.error().message);
     input = std::move(*in);
   }
-  auto host_r = open_host(a);
+  auto host_r = open_running_host(a);
   if (!host_r.ok()) {
     print_error(host_r.error());
     return kExitSystem;
@@ -417,7 +440,7 @@ int cmd_plugins(const Args& a) {
 }
 
 int cmd_worker(const Args& a) {
-  auto host_r = open_host(a);
+  auto host_r = open_running_host(a);
   if (!host_r.ok()) {
     print_error(host_r.error());
     return kExitSystem;
@@ -477,6 +500,8 @@ int cmd_serve(const Args& a) {
   std::fprintf(stderr, "weft serve: listening on http://%s:%u (database %s, %zu plugin(s), ready in %lld ms)\n",
                serve->http.address.c_str(), static_cast<unsigned>(s.port()), cfg->database.c_str(),
                s.host().registry().plugins().size(), static_cast<long long>(weft::monotonic_ms() - t0));
+  if (!s.credentials_notice().empty())
+    std::fprintf(stderr, "weft serve: %s\n", s.credentials_notice().c_str());
   if (!s.bootstrap_email().empty()) {
     std::fprintf(stderr,
                  "weft serve: created the first administrator %s; its generated password is in %s (mode 0600)\n",
@@ -614,6 +639,132 @@ int cmd_users(const Args& a) {
   return usage_error("unknown users subcommand " + sub);
 }
 
+// `weft keys rotate`: checks the key file against the database, adds a version (unless --resume),
+// then re-encrypts every credential under the newest version. Ctrl-C stops after the current batch;
+// --resume picks up from there. The old versions stay in the file: remove one only once no
+// credential uses it (the server refuses to start otherwise).
+int cmd_keys_rotate(const Args& a) {
+  if (a.positional.size() != 1) return usage_error("keys rotate [--batch N] [--resume]");
+  int64_t batch = 100;
+  if (!a.batch.empty()) {
+    char* end = nullptr;
+    const long long n = std::strtoll(a.batch.c_str(), &end, 10);
+    if (*end || n < 1 || n > 1000) return usage_error("--batch must be 1..1000");
+    batch = n;
+  }
+  auto cfg = load_config(a);
+  if (!cfg.ok()) {
+    print_error(cfg.error());
+    return kExitSystem;
+  }
+  std::string key_file = cfg->vault_key_file;
+  if (key_file.empty() && !cfg->production()) {
+    // The development default (config.hpp); rotation never creates a key file.
+    if (const char* home = std::getenv("HOME"); home && *home)
+      key_file = std::string(home) + "/.config/weft/master.key";
+  }
+  if (key_file.empty()) {
+    print_error(weft::Error("vault_key_missing",
+                            "no master key file is configured (vault.key_file / WEFT_VAULT_KEY_FILE)"));
+    return kExitSystem;
+  }
+  auto host = Host::open(*cfg);
+  if (!host.ok()) {
+    print_error(host.error());
+    return kExitSystem;
+  }
+  auto store = (*host)->store();
+  // The file as it is must match the database before anything is added to it.
+  auto ring = weft::vault::MasterKeyring::load(key_file, cfg->data_dir());
+  if (!ring.ok()) {
+    print_error(ring.error());
+    return kExitSystem;
+  }
+  auto vault = std::make_shared<weft::vault::Vault>(
+      std::shared_ptr<weft::vault::MasterKeyring>(std::move(ring).value()), store);
+  if (auto st = vault->verify(); !st.ok()) {
+    print_error(st.error());
+    return kExitSystem;
+  }
+  if (!a.resume) {
+    auto added = weft::vault::MasterKeyring::add_version(key_file);
+    if (!added.ok()) {
+      print_error(added.error());
+      return kExitSystem;
+    }
+    if (auto st = vault->keys().reload(); !st.ok()) {
+      print_error(st.error());
+      return kExitSystem;
+    }
+    if (auto st = vault->verify(); !st.ok()) {  // stores the new version's check value
+      print_error(st.error());
+      return kExitSystem;
+    }
+    std::printf("added master key version %lld to %s\n", static_cast<long long>(*added), key_file.c_str());
+    std::printf(
+        "running servers pick it up when they first meet it; restart them to seal new secrets with it\n");
+  }
+  std::printf("re-encrypting credentials under key version %lld, %lld per batch\n",
+              static_cast<long long>(vault->keys().current_version()), static_cast<long long>(batch));
+  std::fflush(stdout);
+  auto done = weft::vault::rotate_credentials(
+      *vault, *store, batch,
+      [](const weft::vault::RotateProgress& p) {
+        std::printf("  re-encrypted %lld (edited meanwhile, retried: %lld)\n",
+                    static_cast<long long>(p.rekeyed), static_cast<long long>(p.conflicts));
+        std::fflush(stdout);
+      },
+      &g_interrupted);
+  if (!done.ok()) {
+    print_error(done.error());
+    std::fprintf(stderr, "weft: fix the credential named above, then run `weft keys rotate --resume`\n");
+    return kExitFailed;
+  }
+  weft::service::AuditLog audit(store);
+  weft::service::AuditEntry entry;
+  entry.action_type = "vault.rotate";
+  entry.details = Json::object({{"target_version", done->target_version},
+                                {"rekeyed", done->rekeyed},
+                                {"conflicts", done->conflicts},
+                                {"remaining", done->remaining},
+                                {"stopped", done->stopped}});
+  if (auto st = audit.record(entry); !st.ok()) print_error(st.error());
+  std::printf("done: %lld re-encrypted, %lld still below version %lld\n",
+              static_cast<long long>(done->rekeyed), static_cast<long long>(done->remaining),
+              static_cast<long long>(done->target_version));
+  if (done->remaining > 0) {
+    std::printf("run `weft keys rotate --resume` to continue\n");
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+// `weft vault init [FILE]`: creates a master key file (version 1, mode 0600, parent 0700). FILE
+// defaults to vault.key_file / WEFT_VAULT_KEY_FILE. Refuses to overwrite.
+int cmd_vault(const Args& a) {
+  if (a.positional.empty() || a.positional[0] != "init" || a.positional.size() > 2)
+    return usage_error("vault init [FILE]");
+  std::string file;
+  if (a.positional.size() == 2) {
+    file = a.positional[1];
+  } else {
+    auto cfg = load_config(a);
+    if (!cfg.ok()) {
+      print_error(cfg.error());
+      return kExitSystem;
+    }
+    file = cfg->vault_key_file;
+  }
+  if (file.empty()) return usage_error("vault init needs FILE (or vault.key_file / WEFT_VAULT_KEY_FILE)");
+  if (auto st = weft::vault::MasterKeyring::create(file); !st.ok()) {
+    print_error(st.error());
+    return kExitSystem;
+  }
+  std::printf("created master key file %s (version 1, owner-only); keep a backup: credentials cannot be decrypted without it\n",
+              file.c_str());
+  return kExitOk;
+}
+
 void on_signal(int) { g_interrupted = true; }
 
 }  // namespace
@@ -666,6 +817,10 @@ int main(int argc, char** argv) {
       a.scopes = value("--scopes");
     } else if (s == "--admin") {
       a.admin = true;
+    } else if (s == "--batch") {
+      a.batch = value("--batch");
+    } else if (s == "--resume") {
+      a.resume = true;
     } else if (s.rfind("--", 0) == 0) {
       return usage_error("unknown option " + s);
     } else if (a.command.empty()) {
@@ -685,6 +840,8 @@ int main(int argc, char** argv) {
   if (a.command == "plugins") return cmd_plugins(a);
   if (a.command == "worker") return cmd_worker(a);
   if (a.command == "serve") return cmd_serve(a);
+  if (a.command == "keys" && !a.positional.empty() && a.positional[0] == "rotate") return cmd_keys_rotate(a);
   if (a.command == "users" || a.command == "keys") return cmd_users(a);
+  if (a.command == "vault") return cmd_vault(a);
   return usage_error("unknown command " + a.command);
 }

@@ -120,6 +120,7 @@ struct NodeRec {
   expr::Template tmpl;
   bool tmpl_ok = false;
   std::vector<std::string> credential_refs;
+  std::map<std::string, std::string> credential_names;
   bool fire_on_first = false;
 };
 
@@ -403,7 +404,19 @@ class CompileJob {
   void check_credentials(NodeRec& rec) {
     const std::string& id = rec.id;
     auto check = [&](const std::string& cred, const std::vector<std::string>& accepted,
-                     const std::string& field) {
+                     const std::string& field, const std::string& name) {
+      if (is_credential_placeholder(cred)) {
+        // The service resolves placeholders before compiling (host/service/credentials.hpp);
+        // one that is still here could not be resolved.
+        Json details = Json::object();
+        details.set("placeholder", cred);
+        details.set("accepted_types", string_array(accepted));
+        diags_.error("credential_placeholder_unresolved",
+                     "credential placeholder " + quoted(cred) + " is not resolved to one of your credentials",
+                     {id, field, ""}, details);
+        return;
+      }
+      rec.credential_names[name] = cred;
       if (std::find(rec.credential_refs.begin(), rec.credential_refs.end(), cred) ==
           rec.credential_refs.end()) {
         rec.credential_refs.push_back(cred);
@@ -443,15 +456,16 @@ class CompileJob {
                          {id, "credentials." + name, ""});
             continue;
           }
-          check(cred.as_string(), rec.spec->credential_types, "credentials." + name);
+          check(cred.as_string(), rec.spec->credential_types, "credentials." + name, name);
         }
       }
     }
     for (const auto& f : rec.spec->fields) {
       if (f.type != "credential") continue;
       const Json& v = rec.params_full[f.name];
-      if (!v.is_string() || v.as_string().empty() || is_templated(v)) continue;
-      check(v.as_string(), f.credential_types, "parameters." + f.name);
+      if (!v.is_string() || v.as_string().empty()) continue;
+      if (is_templated(v) && !is_credential_placeholder(v.as_string())) continue;
+      check(v.as_string(), f.credential_types, "parameters." + f.name, f.name);
     }
   }
 
@@ -491,6 +505,9 @@ class CompileJob {
         details = std::move(d.value());
         path = details["path"].as_string();
       }
+      // A credential placeholder is not an expression: check_credentials reports it.
+      if (const Json* v = json_path(rec.params_full, path); v && v->is_string() && is_credential_placeholder(v->as_string()))
+        continue;
       // Template messages start with "at <path>: "; the diagnostic names the parameter instead.
       std::string message = e.message;
       std::string prefix = "at " + path + ": ";
@@ -1019,6 +1036,7 @@ class CompileJob {
       pn.is_trigger = type->is_trigger();
       pn.is_loop = type->is_loop();
       pn.credential_refs = std::move(r.credential_refs);
+      pn.credential_names = std::move(r.credential_names);
       pn.fire_on_first = r.fire_on_first;
       if (type->flags & (WEFT_NODE_FLAG_USES_LLM | WEFT_NODE_FLAG_LONG_RUNNING)) slow = true;
       plan->id_index.emplace(pn.id, plan->nodes.size());
@@ -1069,6 +1087,23 @@ class CompileJob {
 };
 
 }  // namespace
+
+std::string credential_placeholder_token(std::string_view text) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  if (text.size() < 4 || text.substr(0, 2) != "{{" || text.substr(text.size() - 2) != "}}") return {};
+  std::string_view inner = trim(text.substr(2, text.size() - 4));
+  constexpr std::string_view kPrefix = "credential:";
+  if (inner.substr(0, kPrefix.size()) != kPrefix) return {};
+  std::string_view token = trim(inner.substr(kPrefix.size()));
+  if (token.empty() || token.size() > 200) return {};
+  for (char c : token)
+    if (c == '{' || c == '}' || static_cast<unsigned char>(c) < 0x20) return {};
+  return std::string(token);
+}
 
 CompileResult Compiler::compile(const Json& workflow, const CompileOptions& options) const {
   CompileJob job(registry_, options, workflow);

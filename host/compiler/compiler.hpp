@@ -34,7 +34,13 @@ struct CompileResult {
   Json errors_json() const;            // [{code, message, node_id, field, ...}]
 };
 
-// Answers credential questions for the compiler (the vault arrives with a later issue).
+// A credential placeholder as AI-generated workflows write them: the whole string is
+// "{{credential:<name or type>}}" (spaces allowed inside the braces). Returns the token ("" when
+// `text` is not a placeholder).
+std::string credential_placeholder_token(std::string_view text);
+inline bool is_credential_placeholder(std::string_view text) { return !credential_placeholder_token(text).empty(); }
+
+// Answers credential questions for the compiler (host/service/credentials.hpp implements it).
 class CredentialChecker {
  public:
   virtual ~CredentialChecker() = default;

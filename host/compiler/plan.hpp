@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <functional>
 #include <string>
@@ -56,7 +57,10 @@ struct PlanNode {
   int64_t loop = -1;
   bool is_trigger = false;
   bool is_loop = false;
-  std::vector<std::string> credential_refs;        // credential ids referenced (data.credentials)
+  std::vector<std::string> credential_refs;        // credential ids referenced (data.credentials, credential fields)
+  // How the node's configuration names them: data.credentials names and credential-typed
+  // parameter names -> credential id. weft_host_api.credential_get(ref) resolves ref through it.
+  std::map<std::string, std::string> credential_names;
   // activation.any_input_when matched the node's parameters (schema defaults applied): the node
   // fires on the first input that arrives instead of waiting for all (merge "first").
   bool fire_on_first = false;

@@ -1,5 +1,7 @@
 #include "host/core/call.hpp"
 
+#include "host/core/redact.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -20,7 +22,8 @@ namespace {
 void default_host_log(int32_t level, std::string_view msg) {
   static const char* names[] = {"debug", "info", "warn", "error"};
   const char* n = (level >= 0 && level <= 3) ? names[level] : "log";
-  std::fprintf(stderr, "[plugin %s] %.*s\n", n, static_cast<int>(msg.size()), msg.data());
+  const std::string safe = redact_patterns(msg);
+  std::fprintf(stderr, "[plugin %s] %.*s\n", n, static_cast<int>(safe.size()), safe.data());
 }
 std::atomic<HostLogSink> g_host_log{&default_host_log};
 

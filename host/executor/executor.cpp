@@ -139,6 +139,22 @@ class NodeCall final : public weft_call {
   }
   int64_t deadline_monotonic_ms() override { return deadline_; }
   const std::string& idempotency_key() override { return idem_; }
+  weft_status credential_get(std::string_view ref, std::string& out_json, std::string& out_error) override {
+    if (!services_) return weft_call::credential_get(ref, out_json, out_error);
+    return services_->credential_get(service_context(), ref, out_json, out_error);
+  }
+  weft_status http_request(std::string_view request_json, std::string& out_json, std::string& out_error) override {
+    if (!services_) return weft_call::http_request(request_json, out_json, out_error);
+    return services_->http_request(service_context(), request_json, out_json, out_error);
+  }
+  // Credentials and outbound HTTP for this attempt (both optional).
+  void attach_services(NodeServices* services, const store::ExecutionRecord* exec, const PlanNode* node,
+                       Redactor* redactor) {
+    services_ = services;
+    exec_ = exec;
+    node_ = node;
+    redactor_ = redactor;
+  }
 
   std::string take_lines() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -160,6 +176,20 @@ class NodeCall final : public weft_call {
   std::string lines_;
   bool truncated_ = false;
   std::vector<std::pair<std::string, Json>> events_;
+  NodeServices* services_ = nullptr;
+  const store::ExecutionRecord* exec_ = nullptr;
+  const PlanNode* node_ = nullptr;
+  Redactor* redactor_ = nullptr;
+
+  NodeServiceContext service_context() {
+    NodeServiceContext c;
+    c.execution = exec_;
+    c.node = node_;
+    c.redactor = redactor_;
+    c.cancelled = [this] { return is_cancelled(); };
+    c.deadline_monotonic_ms = deadline_;
+    return c;
+  }
 };
 
 // What a node attempt needs, prepared on the driving thread.
@@ -369,6 +399,10 @@ class ExecutionRun {
 
   store::Commit batch_;
   std::vector<store::EventRecord> published_;
+  // Secrets handed to this run's nodes; everything the run stores or streams passes through it
+  // (plus the pattern layer) in flush().
+  Redactor redactor_;
+  void redact_batch();
 
   // Completions from pool threads.
   std::mutex done_mu_;
@@ -707,8 +741,32 @@ void ExecutionRun::add_run(const Activation& act) {
   batch_.runs.push_back(std::move(r));
 }
 
+// Nothing leaves a run unredacted: node runs (what resumes read back), logs, events (stored and
+// streamed) and the execution's output and error. In-memory values keep the real data, so the
+// nodes of this process see what their upstream produced; a run resumed elsewhere reads the
+// redacted form (docs/ARCHITECTURE.md "Secrets").
+void ExecutionRun::redact_batch() {
+  for (auto& r : batch_.runs) {
+    redactor_.redact_json(r.output);
+    redactor_.redact_json(r.error);
+    redactor_.redact_json(r.park);
+  }
+  for (auto& l : batch_.logs) {
+    redactor_.redact_json(l.input);
+    redactor_.redact_json(l.output);
+    redactor_.redact_json(l.error);
+    if (!l.lines.empty()) redactor_.redact_in_place(l.lines);
+  }
+  for (auto& e : batch_.events) redactor_.redact_json(e.data);
+  if (batch_.execution) {
+    if (batch_.execution->output) redactor_.redact_json(*batch_.execution->output);
+    if (batch_.execution->error) redactor_.redact_json(*batch_.execution->error);
+  }
+}
+
 bool ExecutionRun::flush() {
   if (batch_.runs.empty() && batch_.logs.empty() && batch_.events.empty() && !batch_.execution) return true;
+  redact_batch();
   batch_.execution_id = rec_.id;
   batch_.lease = lease_;
   if (!ex_.options_.persist) batch_.logs.clear();
@@ -831,6 +889,7 @@ void ExecutionRun::launch_ready() {
     const PlanNode& n = p_.nodes[p.node];
     NodeCall call(control_, &stop_flag_, p.deadline_mono, rec_.id + ":" + p.key + ":" + std::to_string(p.attempt),
                   ex_.options_.max_log_lines_bytes);
+    call.attach_services(ex_.options_.services.get(), &rec_, &n, &redactor_);
     Attempt a = invoke(n, p, call);
     completions_inline_.emplace_back(std::move(p), std::move(a));
     return;
@@ -843,6 +902,7 @@ void ExecutionRun::launch_ready() {
       NodeCall call(control_, &stop_flag_, shared->deadline_mono,
                     rec_.id + ":" + shared->key + ":" + std::to_string(shared->attempt),
                     ex_.options_.max_log_lines_bytes);
+      call.attach_services(ex_.options_.services.get(), &rec_, &n, &redactor_);
       Attempt a = invoke(n, *shared, call);
       {
         std::lock_guard<std::mutex> lock(done_mu_);
@@ -1016,6 +1076,13 @@ void ExecutionRun::on_node_failure(Activation& act, const Prepared& p, const Att
     double delay = static_cast<double>(n.settings.retry_delay_ms) *
                    std::pow(std::max(1.0, n.settings.retry_backoff), static_cast<double>(act.attempt - 1));
     int64_t delay_ms = static_cast<int64_t>(std::min<double>(delay, static_cast<double>(n.settings.retry_max_delay_ms)));
+    // A node may say how long the other side asked it to wait (HTTP 429/503 Retry-After): the
+    // retry waits at least that long, within max_retry_after_ms.
+    const Json& after = err["details"]["retry_after_ms"];
+    if (after.is_number()) {
+      int64_t wait = std::clamp<int64_t>(static_cast<int64_t>(after.as_double()), 0, ex_.options_.max_retry_after_ms);
+      delay_ms = std::max(delay_ms, wait);
+    }
     Json d = Json::object();
     d.set("node_id", n.id);
     d.set("scope", p.scope);
@@ -1114,8 +1181,8 @@ Json ExecutionRun::final_output() {
 RunResult ExecutionRun::finish(RunOutcome outcome, Json output, Json error, int64_t wake_at) {
   RunResult r;
   r.outcome = outcome;
-  r.output = output;
-  r.error = error;
+  r.output = redactor_.redacted(output);  // what a synchronous caller gets: the stored form
+  r.error = redactor_.redacted(error);
   r.wake_at_ms = wake_at;
   if (outcome == RunOutcome::LeaseLost || outcome == RunOutcome::StoreError) return r;
   store::ExecutionUpdate u;

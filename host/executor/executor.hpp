@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -21,11 +22,38 @@
 
 #include "host/compiler/plan.hpp"
 #include "host/core/json.hpp"
+#include "host/core/redact.hpp"
 #include "host/executor/event_bus.hpp"
 #include "host/executor/thread_pool.hpp"
 #include "host/store/store.hpp"
 
 namespace weft::executor {
+
+// What a node attempt asks the host for beyond the core services: credentials (the vault) and
+// outbound HTTP (the guarded client). Implemented by host/service (CredentialRuntime); absent =
+// both answer WEFT_ERR_UNSUPPORTED. Called on node threads, concurrently.
+struct NodeServiceContext {
+  const store::ExecutionRecord* execution = nullptr;  // owner, workflow and execution ids
+  const compiler::PlanNode* node = nullptr;           // node id, type, credential references
+  // The run's redactor: every secret handed out (or applied to a request) is registered here so
+  // that it is masked in everything the run stores or streams.
+  Redactor* redactor = nullptr;
+  std::function<bool()> cancelled;                    // true once the attempt should stop
+  int64_t deadline_monotonic_ms = 0;                  // 0 = none
+};
+
+class NodeServices {
+ public:
+  virtual ~NodeServices() = default;
+  // weft_host_api.credential_get: `ref` is a name under the node's data.credentials or a credential
+  // id the node's configuration references. Writes the decrypted credential JSON
+  // {"type", "name", "fields": {...}} (secrets included) or an error JSON.
+  virtual weft_status credential_get(const NodeServiceContext& ctx, std::string_view ref, std::string& out_json,
+                                     std::string& out_error) = 0;
+  // weft_host_api.http_request (host/net/outbound.hpp JSON, plus "credential": "<ref>").
+  virtual weft_status http_request(const NodeServiceContext& ctx, std::string_view request_json,
+                                   std::string& out_json, std::string& out_error) = 0;
+};
 
 struct ExecutorOptions {
   int64_t lease_ms = 30000;
@@ -33,6 +61,10 @@ struct ExecutorOptions {
   size_t max_log_lines_bytes = 64 * 1024;
   int64_t max_inline_retry_wait_ms = 30000;  // longer retry delays park the execution
   bool persist = true;                   // false: no store writes (benchmarks of the pure engine)
+  // Longest wait a node's error may ask for with details.retry_after_ms (e.g. HTTP 429
+  // Retry-After) before its next retry.
+  int64_t max_retry_after_ms = 3600 * 1000;
+  std::shared_ptr<NodeServices> services;  // null = no credentials / outbound HTTP
 };
 
 enum class RunOutcome {
@@ -76,6 +108,8 @@ class Executor {
   std::shared_ptr<RunControl> control_of(const std::string& execution_id);
 
   const ExecutorOptions& options() const { return options_; }
+  // Installs the node services (credentials, outbound HTTP). Call before any run starts.
+  void set_services(std::shared_ptr<NodeServices> services) { options_.services = std::move(services); }
   const std::shared_ptr<store::Store>& store() const { return store_; }
   const std::shared_ptr<EventBus>& bus() const { return bus_; }
 

@@ -1,5 +1,7 @@
 #include "host/http/http.hpp"
 
+#include "host/core/redact.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -21,6 +23,9 @@ constexpr CodeStatus kCodes[] = {
     {"bad_request", 400},
     {"invalid_path", 400},
     {"unknown_field", 400},
+    {"invalid_credential", 400},
+    {"unknown_credential_type", 400},
+    {"credential_rejected", 400},
     {"unauthorized", 401},
     {"invalid_credentials", 401},
     {"invalid_signature", 401},
@@ -41,6 +46,7 @@ constexpr CodeStatus kCodes[] = {
     {"storage_error", 500},
     {"unavailable", 503},
     {"draining", 503},
+    {"vault_unavailable", 503},
     {"timeout", 504},
 };
 
@@ -195,10 +201,12 @@ Result<Json> Request::json_object() const {
 // ---- Responder -----------------------------------------------------------------------------------
 
 std::string error_body(std::string_view code, std::string_view message, const Json& details) {
+  // The last line of defence for error answers: secret-looking text in a message (a store error
+  // quoting a value, a URL with a password) is masked like everywhere else.
   Json err = Json::object();
   err.set("code", std::string(code));
-  err.set("message", std::string(message));
-  if (!details.is_null()) err.set("details", details);
+  err.set("message", redact_patterns(message));
+  if (!details.is_null()) err.set("details", Redactor().redacted(details));
   Json body = Json::object();
   body.set("error", std::move(err));
   return body.dump();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "host/service/credentials.hpp"
+
 #include "host/auth/auth.hpp"
 #include "host/core/ids.hpp"
 
@@ -86,12 +88,43 @@ std::vector<WebhookInfo> WorkflowService::webhook_infos(const std::string& workf
 }
 
 compiler::CompileResult WorkflowService::compile(const std::string& owner, const Json& definition,
-                                                 const std::string& workflow_id, int64_t version) const {
+                                                 const std::string& workflow_id, int64_t version, Json* resolved,
+                                                 Json* placeholders) const {
   compiler::CompileOptions co;
   co.owner_id = owner;
   co.workflow_id = workflow_id;
   co.workflow_version = version;
-  return host_.compiler().compile(definition, co);
+  co.credentials = credentials_.get();
+  if (!credentials_) {
+    if (resolved) *resolved = definition;
+    return host_.compiler().compile(definition, co);
+  }
+  auto res = credentials_->resolve_placeholders(owner, definition);
+  if (!res.ok()) {
+    compiler::CompileResult failed;
+    compiler::Diagnostic d;
+    d.code = res.error().code;
+    d.message = "credential placeholders could not be resolved: " + res.error().message;
+    failed.errors.push_back(std::move(d));
+    if (resolved) *resolved = definition;
+    return failed;
+  }
+  if (resolved) *resolved = res->workflow;
+  if (placeholders) *placeholders = res->resolved;
+  compiler::CompileResult r = host_.compiler().compile(res->workflow, co);
+  // The resolver knows more than the compiler about a placeholder it could not map (the
+  // candidates of an ambiguity): its diagnostic replaces the compiler's.
+  for (auto& p : res->problems) {
+    r.errors.erase(std::remove_if(r.errors.begin(), r.errors.end(),
+                                  [&](const compiler::Diagnostic& d) {
+                                    return d.code == "credential_placeholder_unresolved" && d.node_id == p.node_id &&
+                                           d.field == p.field;
+                                  }),
+                   r.errors.end());
+    r.errors.push_back(std::move(p));
+  }
+  if (!r.errors.empty()) r.plan = nullptr;
+  return r;
 }
 
 Result<SavedWorkflow> WorkflowService::save(const std::string& owner, const std::string& id,
@@ -123,13 +156,32 @@ Result<SavedWorkflow> WorkflowService::save(const std::string& owner, const std:
   }
   std::string name = body["name"].as_string();
   if (name.empty()) name = "untitled";
+  // Placeholders are resolved once, at save: the stored version names credential ids.
+  Json definition = body;
+  Json placeholders = Json::array();
+  compiler::CompileResult compiled = compile(owner, body, wid, 0, &definition, &placeholders);
+  // Drafts may be saved with compile errors, but never citing a credential that is not the
+  // owner's (or not of an accepted type): that is refused at save, and again at every run.
+  {
+    Json rejected = Json::array();
+    for (const auto& d : compiled.errors)
+      if (d.code == "credential_not_found" || d.code == "credential_wrong_type") rejected.push_back(d.to_json());
+    if (rejected.size() > 0) {
+      Json details = Json::object();
+      details.set("errors", rejected);
+      return Error("credential_rejected",
+                   rejected.at(0)["message"].as_string() +
+                       (rejected.size() > 1 ? " (and " + std::to_string(rejected.size() - 1) + " more)" : ""),
+                   details.dump());
+    }
+  }
   // An existing workflow: routes first, so a path owned by another workflow refuses the save
   // before anything is written. A new one must exist before it can own routes: save, then claim
   // the routes, and take the workflow back if a path is taken.
   if (!id.empty()) {
     if (Status st = host_.store()->set_webhook_routes(owner, wid, routes); !st.ok()) return st.error();
   }
-  auto rec = host_.store()->save_workflow(owner, wid, name, body);
+  auto rec = host_.store()->save_workflow(owner, wid, name, definition);
   if (!rec.ok()) return rec.error();
   if (id.empty() && !routes.empty()) {
     if (Status st = host_.store()->set_webhook_routes(owner, wid, routes); !st.ok()) {
@@ -139,7 +191,8 @@ Result<SavedWorkflow> WorkflowService::save(const std::string& owner, const std:
   }
   SavedWorkflow out;
   out.record = std::move(*rec);
-  out.compiled = compile(owner, body, out.record.id, out.record.version);
+  out.compiled = std::move(compiled);
+  out.credential_placeholders = std::move(placeholders);
   return out;
 }
 

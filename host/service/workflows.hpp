@@ -20,7 +20,10 @@ inline constexpr std::string_view kWebhookNodeType = "core.webhook_trigger";
 struct SavedWorkflow {
   store::WorkflowRecord record;
   compiler::CompileResult compiled;   // diagnostics of the saved version (saving never requires it)
+  Json credential_placeholders = Json::array();  // placeholders resolved while saving
 };
+
+class CredentialService;
 
 struct WebhookInfo {
   std::string node_id;
@@ -46,9 +49,15 @@ class WorkflowService {
   Result<std::vector<store::WorkflowRecord>> versions(const std::string& owner, const std::string& id);
   Status remove(const std::string& owner, const std::string& id);
 
-  // Compiles an unsaved body (or a saved version) for the owner.
+  // Compiles an unsaved body (or a saved version) for the owner. Credential placeholders are
+  // resolved first (when credentials are attached); `resolved` (optional) receives the resolved
+  // definition and `placeholders` what was mapped.
   compiler::CompileResult compile(const std::string& owner, const Json& definition,
-                                  const std::string& workflow_id = "", int64_t version = 0) const;
+                                  const std::string& workflow_id = "", int64_t version = 0,
+                                  Json* resolved = nullptr, Json* placeholders = nullptr) const;
+
+  // Credential checks and placeholder resolution (null = neither). Set before serving.
+  void set_credentials(std::shared_ptr<CredentialService> credentials) { credentials_ = std::move(credentials); }
 
   // The webhook entry points of the latest version.
   Result<std::vector<WebhookInfo>> webhooks(const std::string& owner, const std::string& id);
@@ -62,6 +71,7 @@ class WorkflowService {
   Result<SavedWorkflow> save(const std::string& owner, const std::string& id, const Json& body);
   app::Host& host_;
   std::string webhook_key_;
+  std::shared_ptr<CredentialService> credentials_;
 };
 
 }  // namespace weft::service

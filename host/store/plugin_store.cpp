@@ -369,6 +369,85 @@ Status PluginStore::update_api_key(const std::string& user_id, const std::string
                         object_of({{"user_id", user_id}, {"id", id}, {"update", to_json(u)}})));
 }
 
+// ---- credentials -------------------------------------------------------------------------------
+
+Result<CredentialRecord> PluginStore::create_credential(const CredentialRecord& c) {
+  return decode<CredentialRecord>(call(op::kCreateCredential, to_json(c)), "credential");
+}
+
+Result<CredentialRecord> PluginStore::get_credential(const std::string& owner_id, const std::string& id) {
+  return decode<CredentialRecord>(
+      call(op::kGetCredential, object_of({{"owner_id", owner_id}, {"id", id}})), "credential");
+}
+
+Result<std::vector<CredentialRecord>> PluginStore::list_credentials(const std::string& owner_id,
+                                                                    const std::string& type) {
+  return decode_list<CredentialRecord>(
+      call(op::kListCredentials, object_of({{"owner_id", owner_id}, {"type", type}})), "credentials");
+}
+
+Result<CredentialRecord> PluginStore::update_credential(const std::string& owner_id, const std::string& id,
+                                                        const CredentialUpdate& u) {
+  return decode<CredentialRecord>(
+      call(op::kUpdateCredential, object_of({{"owner_id", owner_id}, {"id", id}, {"update", to_json(u)}})),
+      "credential");
+}
+
+Status PluginStore::delete_credential(const std::string& owner_id, const std::string& id) {
+  return as_status(call(op::kDeleteCredential, object_of({{"owner_id", owner_id}, {"id", id}})));
+}
+
+Result<std::vector<CredentialRecord>> PluginStore::list_credentials_to_rekey(int64_t below_version,
+                                                                             const std::string& after_id,
+                                                                             int64_t limit) {
+  return decode_list<CredentialRecord>(
+      call(op::kListCredentialsToRekey,
+           object_of({{"below_version", below_version}, {"after_id", after_id}, {"limit", limit}})),
+      "credentials");
+}
+
+Status PluginStore::rekey_credential(const std::string& id, int64_t expected_updated_at_ms,
+                                     const Json& secrets, int64_t key_version, int64_t updated_at_ms) {
+  return as_status(call(op::kRekeyCredential, object_of({{"id", id},
+                                                         {"expected_updated_at_ms", expected_updated_at_ms},
+                                                         {"secrets", secrets},
+                                                         {"key_version", key_version},
+                                                         {"updated_at_ms", updated_at_ms}})));
+}
+
+Result<std::pair<int64_t, int64_t>> PluginStore::credential_key_version_range() {
+  auto r = call(op::kCredentialKeyVersionRange, Json::object());
+  if (!r.ok()) return r.take_error();
+  const Json& highest = (*r)["max"];
+  const Json& lowest = (*r)["min"];
+  if (!highest.is_int() || !lowest.is_int()) {
+    return Error("storage_error", source_name(*backend_, op::kCredentialKeyVersionRange) +
+                                      " returned no integer 'max' and 'min'");
+  }
+  return std::make_pair(highest.as_int(), lowest.as_int());
+}
+
+// ---- vault key checks --------------------------------------------------------------------------
+
+Status PluginStore::put_vault_key_check(const VaultKeyCheck& k) {
+  return as_status(call(op::kPutVaultKeyCheck, to_json(k)));
+}
+
+Result<std::vector<VaultKeyCheck>> PluginStore::vault_key_checks() {
+  return decode_list<VaultKeyCheck>(call(op::kVaultKeyChecks, Json::object()), "checks");
+}
+
+// ---- audit trail -------------------------------------------------------------------------------
+
+Result<std::vector<AuditRecord>> PluginStore::append_audit(const std::vector<AuditRecord>& entries) {
+  return decode_list<AuditRecord>(call(op::kAppendAudit, object_of({{"entries", to_json_array(entries)}})),
+                                  "entries");
+}
+
+Result<std::vector<AuditRecord>> PluginStore::list_audit(const AuditFilter& f) {
+  return decode_list<AuditRecord>(call(op::kListAudit, to_json(f)), "entries");
+}
+
 // ---- metrics -----------------------------------------------------------------------------------
 
 Result<std::map<std::string, int64_t>> PluginStore::count_executions_by_status() {

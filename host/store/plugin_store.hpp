@@ -80,6 +80,23 @@ class PluginStore final : public Store {
   Result<std::vector<ApiKeyRecord>> list_api_keys(const std::string& user_id) override;
   Status update_api_key(const std::string& user_id, const std::string& id,
                         const ApiKeyUpdate& u) override;
+  Result<CredentialRecord> create_credential(const CredentialRecord& c) override;
+  Result<CredentialRecord> get_credential(const std::string& owner_id, const std::string& id) override;
+  Result<std::vector<CredentialRecord>> list_credentials(const std::string& owner_id,
+                                                         const std::string& type) override;
+  Result<CredentialRecord> update_credential(const std::string& owner_id, const std::string& id,
+                                             const CredentialUpdate& u) override;
+  Status delete_credential(const std::string& owner_id, const std::string& id) override;
+  Result<std::vector<CredentialRecord>> list_credentials_to_rekey(int64_t below_version,
+                                                                  const std::string& after_id,
+                                                                  int64_t limit) override;
+  Status rekey_credential(const std::string& id, int64_t expected_updated_at_ms, const Json& secrets,
+                          int64_t key_version, int64_t updated_at_ms) override;
+  Result<std::pair<int64_t, int64_t>> credential_key_version_range() override;
+  Status put_vault_key_check(const VaultKeyCheck& k) override;
+  Result<std::vector<VaultKeyCheck>> vault_key_checks() override;
+  Result<std::vector<AuditRecord>> append_audit(const std::vector<AuditRecord>& entries) override;
+  Result<std::vector<AuditRecord>> list_audit(const AuditFilter& f) override;
   Result<std::map<std::string, int64_t>> count_executions_by_status() override;
 
   // Runs one raw operation (what every method above does). Exposed for tools and tests.

@@ -1,6 +1,7 @@
 #include "host/store/records.hpp"
 
 #include <rapidjson/internal/dtoa.h>
+#include <sodium.h>
 
 #include <array>
 #include <charconv>
@@ -667,6 +668,196 @@ Status from_json(const Json& j, WebhookRoute& out) {
   r.str("auth", out.auth);
   r.i64("created_at_ms", out.created_at_ms);
   return r.result();
+}
+
+// ---- CredentialRecord --------------------------------------------------------------------------
+
+Json to_json(const CredentialRecord& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("owner_id", v.owner_id);
+  j.set("name", v.name);
+  j.set("type", v.type);
+  j.set("data", v.data);
+  j.set("secrets", v.secrets);
+  j.set("key_version", v.key_version);
+  j.set("created_at_ms", v.created_at_ms);
+  j.set("updated_at_ms", v.updated_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, CredentialRecord& out) {
+  Reader r(j, "credential record");
+  r.str("id", out.id);
+  r.str("owner_id", out.owner_id);
+  r.str("name", out.name);
+  r.str("type", out.type);
+  r.json("data", out.data);
+  r.json("secrets", out.secrets);
+  r.i64("key_version", out.key_version);
+  r.i64("created_at_ms", out.created_at_ms);
+  r.i64("updated_at_ms", out.updated_at_ms);
+  return r.result();
+}
+
+// ---- CredentialUpdate --------------------------------------------------------------------------
+// Optional members are present only when set.
+
+Json to_json(const CredentialUpdate& v) {
+  Json j = Json::object();
+  if (v.name) j.set("name", *v.name);
+  if (v.data) j.set("data", *v.data);
+  if (v.secrets) j.set("secrets", *v.secrets);
+  if (v.key_version) j.set("key_version", *v.key_version);
+  j.set("updated_at_ms", v.updated_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, CredentialUpdate& out) {
+  Reader r(j, "credential update");
+  r.opt_str("name", out.name);
+  r.opt_json("data", out.data);
+  r.opt_json("secrets", out.secrets);
+  r.opt_i64("key_version", out.key_version);
+  r.i64("updated_at_ms", out.updated_at_ms);
+  return r.result();
+}
+
+// ---- VaultKeyCheck -----------------------------------------------------------------------------
+
+Json to_json(const VaultKeyCheck& v) {
+  Json j = Json::object();
+  j.set("version", v.version);
+  j.set("check", v.check);
+  j.set("created_at_ms", v.created_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, VaultKeyCheck& out) {
+  Reader r(j, "vault key check");
+  r.i64("version", out.version);
+  r.str("check", out.check);
+  r.i64("created_at_ms", out.created_at_ms);
+  return r.result();
+}
+
+// ---- AuditRecord -------------------------------------------------------------------------------
+
+Json to_json(const AuditRecord& v) {
+  Json j = Json::object();
+  j.set("seq", v.seq);
+  j.set("ts_ms", v.ts_ms);
+  j.set("user_id", v.user_id);
+  j.set("action_type", v.action_type);
+  j.set("workflow_id", v.workflow_id);
+  j.set("execution_id", v.execution_id);
+  j.set("node_id", v.node_id);
+  j.set("entry", v.entry);
+  j.set("prev_hash", v.prev_hash);
+  j.set("hash", v.hash);
+  return j;
+}
+
+Status from_json(const Json& j, AuditRecord& out) {
+  Reader r(j, "audit record");
+  r.i64("seq", out.seq);
+  r.i64("ts_ms", out.ts_ms);
+  r.str("user_id", out.user_id);
+  r.str("action_type", out.action_type);
+  r.str("workflow_id", out.workflow_id);
+  r.str("execution_id", out.execution_id);
+  r.str("node_id", out.node_id);
+  r.str("entry", out.entry);
+  r.str("prev_hash", out.prev_hash);
+  r.str("hash", out.hash);
+  return r.result();
+}
+
+// ---- AuditFilter -------------------------------------------------------------------------------
+
+Json to_json(const AuditFilter& v) {
+  Json j = Json::object();
+  j.set("user_id", v.user_id);
+  j.set("action_type", v.action_type);
+  j.set("workflow_id", v.workflow_id);
+  j.set("from_ms", v.from_ms);
+  j.set("to_ms", v.to_ms);
+  j.set("after_seq", v.after_seq);
+  j.set("limit", v.limit);
+  return j;
+}
+
+Status from_json(const Json& j, AuditFilter& out) {
+  Reader r(j, "audit filter");
+  r.str("user_id", out.user_id);
+  r.str("action_type", out.action_type);
+  r.str("workflow_id", out.workflow_id);
+  r.i64("from_ms", out.from_ms);
+  r.i64("to_ms", out.to_ms);
+  r.i64("after_seq", out.after_seq);
+  r.i64("limit", out.limit);
+  return r.result();
+}
+
+// ---- sealed credential secrets -----------------------------------------------------------------
+
+Result<int64_t> sealed_secrets_min_version(const Json& secrets) {
+  if (!secrets.is_object()) {
+    return Error("invalid_argument",
+                 std::string("credential secrets must be an object of sealed values, got ") +
+                     secrets.type_name());
+  }
+  int64_t lowest = 0;
+  for (const auto& [field, sealed] : secrets.as_object()) {
+    // Never quote the value: if it is not sealed, it may be a plaintext secret.
+    const Json* v = sealed.find("v");
+    const Json* c = sealed.find("c");
+    if (!sealed.is_object() || !v || !v->is_int() || v->as_int() < 1 || !c || !c->is_string() ||
+        c->as_string().empty() || sealed.size() != 2) {
+      return Error("invalid_argument", "credential secret field '" + field +
+                                           "' is not a sealed value {\"v\": <key version>, \"c\": \"...\"}");
+    }
+    if (lowest == 0 || v->as_int() < lowest) lowest = v->as_int();
+  }
+  return lowest;
+}
+
+// ---- the audit chain ---------------------------------------------------------------------------
+
+const std::string& audit_genesis_hash() {
+  static const std::string zeros(64, '0');
+  return zeros;
+}
+
+std::string audit_chain_hash(std::string_view prev_hash, std::string_view entry) {
+  // SHA-256 needs no sodium_init(): it uses no randomness and no CPU-feature dispatch.
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(prev_hash.data()), prev_hash.size());
+  const unsigned char newline = '\n';
+  crypto_hash_sha256_update(&st, &newline, 1);
+  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(entry.data()), entry.size());
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&st, digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * sizeof(digest));
+  for (unsigned char b : digest) {
+    hex.push_back(kHex[b >> 4]);
+    hex.push_back(kHex[b & 0xF]);
+  }
+  return hex;
+}
+
+int64_t verify_audit_chain(const std::vector<AuditRecord>& entries, std::string expected_prev) {
+  for (const AuditRecord& e : entries) {
+    if (e.prev_hash != expected_prev || e.hash != audit_chain_hash(e.prev_hash, e.entry)) {
+      // Stored entries have seq >= 1; one without (never stored) still must not read as "intact".
+      return e.seq > 0 ? e.seq : 1;
+    }
+    expected_prev = e.hash;
+  }
+  return 0;
 }
 
 // ---- fast text encoding ------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "host/core/json.hpp"
 #include "host/core/result.hpp"
@@ -64,6 +65,19 @@ inline constexpr std::string_view kGetApiKey = "get_api_key";
 inline constexpr std::string_view kListApiKeys = "list_api_keys";
 inline constexpr std::string_view kUpdateApiKey = "update_api_key";
 inline constexpr std::string_view kCountExecutionsByStatus = "count_executions_by_status";
+// Schema v6: credentials, vault key checks, the audit trail.
+inline constexpr std::string_view kCreateCredential = "create_credential";
+inline constexpr std::string_view kGetCredential = "get_credential";
+inline constexpr std::string_view kListCredentials = "list_credentials";
+inline constexpr std::string_view kUpdateCredential = "update_credential";
+inline constexpr std::string_view kDeleteCredential = "delete_credential";
+inline constexpr std::string_view kListCredentialsToRekey = "list_credentials_to_rekey";
+inline constexpr std::string_view kRekeyCredential = "rekey_credential";
+inline constexpr std::string_view kCredentialKeyVersionRange = "credential_key_version_range";
+inline constexpr std::string_view kPutVaultKeyCheck = "put_vault_key_check";
+inline constexpr std::string_view kVaultKeyChecks = "vault_key_checks";
+inline constexpr std::string_view kAppendAudit = "append_audit";
+inline constexpr std::string_view kListAudit = "list_audit";
 }  // namespace op
 
 // Parse limits for JSON crossing the storage boundary. Stored documents were validated when they
@@ -89,6 +103,11 @@ Json to_json(const ApiKeyUpdate& v);
 Json to_json(const WorkflowSummary& v);
 Json to_json(const WorkflowFilter& v);
 Json to_json(const WebhookRoute& v);
+Json to_json(const CredentialRecord& v);
+Json to_json(const CredentialUpdate& v);
+Json to_json(const VaultKeyCheck& v);
+Json to_json(const AuditRecord& v);
+Json to_json(const AuditFilter& v);
 
 Status from_json(const Json& j, Lease& out);
 Status from_json(const Json& j, WorkflowRecord& out);
@@ -108,6 +127,11 @@ Status from_json(const Json& j, ApiKeyUpdate& out);
 Status from_json(const Json& j, WorkflowSummary& out);
 Status from_json(const Json& j, WorkflowFilter& out);
 Status from_json(const Json& j, WebhookRoute& out);
+Status from_json(const Json& j, CredentialRecord& out);
+Status from_json(const Json& j, CredentialUpdate& out);
+Status from_json(const Json& j, VaultKeyCheck& out);
+Status from_json(const Json& j, AuditRecord& out);
+Status from_json(const Json& j, AuditFilter& out);
 
 // Decodes an array of records (e.g. the "executions" member of a list result).
 template <typename T>
@@ -140,6 +164,25 @@ Json to_json_array(const std::vector<T>& items) {
 std::string to_json_text(const Json& v);
 std::string to_json_text(const Commit& v);
 std::string to_json_text(const NewExecution& v);
+
+// ---- sealed credential secrets -----------------------------------------------------------------
+// The shape the store accepts for CredentialRecord::secrets: an object whose every member is
+// {"v": <key version >= 1>, "c": "<non-empty string>"} (what host/vault produces). The store
+// refuses anything else, so a plaintext secret can never be written by mistake. Returns the lowest
+// "v" (0 for an empty map), which the store records as the row's key_version.
+Result<int64_t> sealed_secrets_min_version(const Json& secrets);
+
+// ---- the audit chain ----------------------------------------------------------------------------
+// 64 '0' characters: the prev_hash of the first audit entry.
+const std::string& audit_genesis_hash();
+// Lower-case hex SHA-256 of prev_hash + "\n" + entry: what AuditRecord::hash holds.
+std::string audit_chain_hash(std::string_view prev_hash, std::string_view entry);
+// Checks a run of consecutive entries (ascending seq, as list_audit returns them unfiltered):
+// each entry's prev_hash must equal `expected_prev` (the previous entry's hash, or
+// audit_genesis_hash() before seq 1) and its hash must match its prev_hash and entry text.
+// Returns the seq of the first entry that breaks the chain (an edited entry, or one whose
+// predecessor was edited, removed or reordered), 0 when the whole run holds.
+int64_t verify_audit_chain(const std::vector<AuditRecord>& entries, std::string expected_prev);
 
 // Errors on the wire: {"code","message","details"} (details is a JSON value, omitted if empty).
 Json error_to_json(const Error& e);

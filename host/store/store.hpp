@@ -246,6 +246,68 @@ struct WebhookRoute {
   int64_t created_at_ms = 0;
 };
 
+// ---- credentials, vault, audit (schema v6) -----------------------------------------------------
+
+// One credential. Secret fields are stored only as ciphertexts produced by host/vault: the store
+// never sees a plaintext secret. `data` holds the NON-secret fields in clear (e.g. a username, a
+// base URL), `secrets` maps each secret field name to its sealed form
+// {"v": <key version>, "c": "<base64url of nonce || ciphertext>"}.
+struct CredentialRecord {
+  std::string id;
+  std::string owner_id;
+  std::string name;             // unique per owner (case-insensitive), shown in the editor
+  std::string type;             // a registered credential type ("slack_token", "http_bearer", ...)
+  Json data = Json::object();   // non-secret fields
+  Json secrets = Json::object();// {"<field>": {"v": 1, "c": "..."}}
+  int64_t key_version = 0;      // the lowest key version among its secrets (rotation progress)
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;    // also the optimistic-concurrency token of rekey_credential
+};
+
+// Fields to change; unset = unchanged. `secrets` replaces the whole sealed map when set.
+struct CredentialUpdate {
+  std::optional<std::string> name;
+  std::optional<Json> data;
+  std::optional<Json> secrets;
+  std::optional<int64_t> key_version;
+  int64_t updated_at_ms = 0;    // required: the new timestamp
+};
+
+// A check value per master-key version: a ciphertext of a fixed text under that key version. At
+// start-up the vault decrypts every check it has a key for (a wrong key fails to) and refuses to
+// start when a version used by rows is missing from the key file.
+struct VaultKeyCheck {
+  int64_t version = 0;
+  std::string check;            // base64url(nonce || ciphertext)
+  int64_t created_at_ms = 0;
+};
+
+// One audit entry. `entry` is the canonical JSON text of the entry (built by the host, stored
+// verbatim); the store chains it: hash = hex(sha256(prev_hash + "\n" + entry)), prev_hash of the
+// first entry = 64 zeros. Append-only: there is no update or delete operation.
+struct AuditRecord {
+  int64_t seq = 0;              // 1, 2, ... assigned by the store
+  int64_t ts_ms = 0;
+  std::string user_id;          // who acted ("" = the system)
+  std::string action_type;      // "credential.access", "credential.create", "admin.plugin_enable", ...
+  std::string workflow_id;      // "" when not about a workflow
+  std::string execution_id;     // ""
+  std::string node_id;          // ""
+  std::string entry;            // canonical JSON text (includes every field above + details)
+  std::string prev_hash;
+  std::string hash;
+};
+
+struct AuditFilter {
+  std::string user_id;          // "" = everyone (admin views)
+  std::string action_type;      // "" = any; a trailing '.' matches a prefix ("credential.")
+  std::string workflow_id;      // "" = any
+  int64_t from_ms = 0;          // inclusive, 0 = unbounded
+  int64_t to_ms = 0;            // exclusive, 0 = unbounded
+  int64_t after_seq = 0;        // pagination cursor: entries with seq > after_seq, ascending
+  int64_t limit = 100;
+};
+
 class Store : public registry::PluginStateStore {
  public:
   ~Store() override = default;
@@ -343,6 +405,41 @@ class Store : public registry::PluginStateStore {
   virtual Result<std::vector<ApiKeyRecord>> list_api_keys(const std::string& user_id) = 0;
   virtual Status update_api_key(const std::string& user_id, const std::string& id,
                                 const ApiKeyUpdate& u) = 0;
+
+  // ---- credentials (schema v6) ----
+  // "conflict" when the owner already has a credential with that name (case-insensitive).
+  virtual Result<CredentialRecord> create_credential(const CredentialRecord& c) = 0;
+  // not_found when it does not exist or belongs to another owner.
+  virtual Result<CredentialRecord> get_credential(const std::string& owner_id, const std::string& id) = 0;
+  // The owner's credentials ordered by name (then id); type "" = every type.
+  virtual Result<std::vector<CredentialRecord>> list_credentials(const std::string& owner_id,
+                                                                 const std::string& type) = 0;
+  // not_found / conflict (name taken).
+  virtual Result<CredentialRecord> update_credential(const std::string& owner_id, const std::string& id,
+                                                     const CredentialUpdate& u) = 0;
+  virtual Status delete_credential(const std::string& owner_id, const std::string& id) = 0;
+  // Key rotation: up to `limit` credentials (any owner) with key_version < below_version, ordered
+  // by id, id > after_id.
+  virtual Result<std::vector<CredentialRecord>> list_credentials_to_rekey(int64_t below_version,
+                                                                          const std::string& after_id,
+                                                                          int64_t limit) = 0;
+  // Replaces the sealed secrets only if updated_at_ms still equals expected_updated_at_ms (nobody
+  // edited the credential since it was read); "conflict" otherwise (nothing changed).
+  virtual Status rekey_credential(const std::string& id, int64_t expected_updated_at_ms,
+                                  const Json& secrets, int64_t key_version, int64_t updated_at_ms) = 0;
+  // Highest and lowest key_version over all credentials ({0, 0} when there are none).
+  virtual Result<std::pair<int64_t, int64_t>> credential_key_version_range() = 0;
+
+  // ---- vault key checks (schema v6) ----
+  // Inserts the check of a version; "conflict" when that version already has one.
+  virtual Status put_vault_key_check(const VaultKeyCheck& k) = 0;
+  virtual Result<std::vector<VaultKeyCheck>> vault_key_checks() = 0;
+
+  // ---- audit trail (schema v6) ----
+  // Appends entries in order, chaining each to the previous one, in one transaction. Returns them
+  // with seq, prev_hash and hash filled in.
+  virtual Result<std::vector<AuditRecord>> append_audit(const std::vector<AuditRecord>& entries) = 0;
+  virtual Result<std::vector<AuditRecord>> list_audit(const AuditFilter& f) = 0;
 
   // ---- metrics ----
   // Number of executions per status name ("queued", "running", ...), over all owners.

@@ -450,6 +450,18 @@ const SqlStore::OpEntry SqlStore::kOps[] = {
     {store::op::kListApiKeys, Access::Read, &SqlStore::list_api_keys},
     {store::op::kUpdateApiKey, Access::Idempotent, &SqlStore::update_api_key},
     {store::op::kCountExecutionsByStatus, Access::Read, &SqlStore::count_executions_by_status},
+    {store::op::kCreateCredential, Access::Write, &SqlStore::create_credential},
+    {store::op::kGetCredential, Access::Read, &SqlStore::get_credential},
+    {store::op::kListCredentials, Access::Read, &SqlStore::list_credentials},
+    {store::op::kUpdateCredential, Access::Write, &SqlStore::update_credential},
+    {store::op::kDeleteCredential, Access::Write, &SqlStore::delete_credential},
+    {store::op::kListCredentialsToRekey, Access::Read, &SqlStore::list_credentials_to_rekey},
+    {store::op::kRekeyCredential, Access::Write, &SqlStore::rekey_credential},
+    {store::op::kCredentialKeyVersionRange, Access::Read, &SqlStore::credential_key_version_range},
+    {store::op::kPutVaultKeyCheck, Access::Write, &SqlStore::put_vault_key_check},
+    {store::op::kVaultKeyChecks, Access::Read, &SqlStore::vault_key_checks},
+    {store::op::kAppendAudit, Access::Write, &SqlStore::append_audit},
+    {store::op::kListAudit, Access::Read, &SqlStore::list_audit},
 };
 
 Error SqlStore::db_error(std::string_view op, ErrorKind kind, const std::string& message) const {
@@ -1921,6 +1933,439 @@ Result<Json> SqlStore::count_executions_by_status(Ctx& c, const Json&) {
     } while (st.next());
   }
   return object_of({{"counts", counts}});
+}
+
+// ---- schema v6: credentials ---------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kCredentialColumns =
+    "id, owner_id, name, type, data, secrets, key_version, created_at, updated_at";
+
+struct CredentialRow {
+  store::CredentialRecord r;
+  std::string data, secrets;
+  long long key_version = 0, created_at = 0, updated_at = 0;
+
+  void bind(Stmt& st) {
+    st.into(r.id).into(r.owner_id).into(r.name).into(r.type).into(data).into(secrets);
+    st.into(key_version).into(created_at).into(updated_at);
+  }
+  Result<store::CredentialRecord> record() const {
+    const std::string what = "credential '" + r.id + "'";
+    auto d = parse_stored(data, what + " data");
+    if (!d.ok()) return d.take_error();
+    auto sealed = parse_stored(secrets, what + " secrets");
+    if (!sealed.ok()) return sealed.take_error();
+    store::CredentialRecord out = r;
+    out.data = std::move(d).value();
+    out.secrets = std::move(sealed).value();
+    out.key_version = key_version;
+    out.created_at_ms = created_at;
+    out.updated_at_ms = updated_at;
+    return out;
+  }
+};
+
+Error credential_not_found(const std::string& id) {
+  return Error("not_found", "credential '" + id + "' not found");
+}
+
+Error credential_name_taken(const std::string& name) {
+  return Error("conflict", "a credential named '" + name + "' already exists");
+}
+
+// Checks the parts of a credential the store keeps as given and derives key_version: a non-empty
+// sealed map's lowest version (so a row can never claim a newer key than one of its ciphertexts
+// uses, which would hide it from rotation), else `fallback`.
+Result<long long> checked_credential(std::string_view op, const store::CredentialRecord& r,
+                                     long long fallback) {
+  if (r.name.empty()) return Error("invalid_argument", std::string(op) + ": the credential name is required");
+  if (r.type.empty()) return Error("invalid_argument", std::string(op) + ": the credential type is required");
+  if (!r.data.is_object()) {
+    return Error("invalid_argument",
+                 std::string(op) + ": credential data must be an object, got " + r.data.type_name());
+  }
+  auto lowest = store::sealed_secrets_min_version(r.secrets);
+  if (!lowest.ok()) return Error("invalid_argument", std::string(op) + ": " + lowest.error().message);
+  return *lowest > 0 ? *lowest : fallback;
+}
+
+// Every write moves updated_at forward — it is the token rekey_credential compares — even when
+// two writes fall in the same millisecond or the caller's clock is behind.
+long long next_updated_at(long long wanted, long long previous) {
+  if (wanted <= 0) wanted = wall_ms();
+  return std::max(wanted, previous + 1);
+}
+
+Json credentials_json(std::vector<Result<store::CredentialRecord>> rows, Status* failed) {
+  Json::Array list;
+  list.reserve(rows.size());
+  for (auto& rec : rows) {
+    if (!rec.ok()) {
+      *failed = rec.take_error();
+      return Json();
+    }
+    list.push_back(store::to_json(*rec));
+  }
+  return object_of({{"credentials", Json(std::move(list))}});
+}
+
+}  // namespace
+
+Result<Json> SqlStore::create_credential(Ctx& c, const Json& a) {
+  Args args(a);
+  auto r = args.record<store::CredentialRecord>(nullptr);
+  if (!args.ok()) return args.error("create_credential");
+  if (r.data.is_null()) r.data = Json::object();
+  auto version = checked_credential("create_credential", r, r.key_version);
+  if (!version.ok()) return version.take_error();
+  r.key_version = *version;
+  if (r.id.empty()) r.id = new_id();
+  r.created_at_ms = r.updated_at_ms = wall_ms();
+  const std::string key = lower_ascii(r.name);
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt ins(s, c.statements);
+  ins.sql(
+      "INSERT INTO credentials (id, owner_id, name, name_key, type, data, secrets, key_version,"
+      " created_at, updated_at) VALUES (:id, :o, :n, :k, :t, :d, :s, :v, :c, :u) ON CONFLICT DO NOTHING");
+  ins.use(r.id).use(r.owner_id).use(r.name).use(key).use(r.type);
+  ins.use(store::to_json_text(r.data)).use(store::to_json_text(r.secrets));
+  ins.use(static_cast<long long>(r.key_version)).use(static_cast<long long>(r.created_at_ms));
+  ins.use(static_cast<long long>(r.updated_at_ms));
+  ins.run();
+  if (ins.affected() != 1) {
+    long long one = 0;
+    Stmt sel(s, c.statements);
+    sel.sql("SELECT 1 FROM credentials WHERE owner_id = :o AND name_key = :k")
+        .use(r.owner_id)
+        .use(key)
+        .into(one);
+    if (sel.run()) return credential_name_taken(r.name);
+    return Error("conflict", "credential '" + r.id + "' already exists");
+  }
+  tx.commit();
+  return object_of({{"credential", store::to_json(r)}});
+}
+
+Result<Json> SqlStore::get_credential(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("get_credential");
+  CredentialRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kCredentialColumns + " FROM credentials WHERE id = :id AND owner_id = :o")
+      .use(id)
+      .use(owner);
+  row.bind(st);
+  if (!st.run()) return credential_not_found(id);
+  auto rec = row.record();
+  if (!rec.ok()) return rec.take_error();
+  return object_of({{"credential", store::to_json(*rec)}});
+}
+
+Result<Json> SqlStore::list_credentials(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string type = args.str("type");
+  if (!args.ok()) return args.error("list_credentials");
+  CredentialRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kCredentialColumns + " FROM credentials WHERE owner_id = :o").use(owner);
+  if (!type.empty()) st.sql(" AND type = :t").use(type);
+  // name_key compares bytewise in both dialects (see migration 6); names are unique per owner by
+  // name_key, the id only breaks ties that cannot occur.
+  st.sql(" ORDER BY name_key, id");
+  row.bind(st);
+  Status failed;
+  Json out = credentials_json(fetch_rows(st, row), &failed);
+  if (!failed.ok()) return failed.take_error();
+  return out;
+}
+
+Result<Json> SqlStore::update_credential(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string id = args.required("id");
+  auto u = args.record<store::CredentialUpdate>("update");
+  if (!args.ok()) return args.error("update_credential");
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  CredentialRow row;
+  Stmt sel(s, c.statements);
+  sel.sql(std::string("SELECT ") + kCredentialColumns + " FROM credentials WHERE id = :id AND owner_id = :o" +
+          for_update())
+      .use(id)
+      .use(owner);
+  row.bind(sel);
+  if (!sel.run()) return credential_not_found(id);
+  auto current = row.record();
+  if (!current.ok()) return current.take_error();
+  store::CredentialRecord r = std::move(current).value();
+  if (u.name) r.name = *u.name;
+  if (u.data) r.data = u.data->is_null() ? Json::object() : *u.data;
+  if (u.secrets) r.secrets = *u.secrets;
+  auto version = checked_credential("update_credential", r, u.key_version ? *u.key_version : r.key_version);
+  if (!version.ok()) return version.take_error();
+  r.key_version = *version;
+  r.updated_at_ms = next_updated_at(u.updated_at_ms, r.updated_at_ms);
+  const std::string key = lower_ascii(r.name);
+  if (u.name) {
+    long long one = 0;
+    Stmt taken(s, c.statements);
+    taken.sql("SELECT 1 FROM credentials WHERE owner_id = :o AND name_key = :k AND id <> :id")
+        .use(owner)
+        .use(key)
+        .use(id)
+        .into(one);
+    if (taken.run()) return credential_name_taken(r.name);
+  }
+  Stmt up(s, c.statements);
+  up.sql(
+      "UPDATE credentials SET name = :n, name_key = :k, data = :d, secrets = :s, key_version = :v,"
+      " updated_at = :u WHERE id = :id");
+  up.use(r.name).use(key).use(store::to_json_text(r.data)).use(store::to_json_text(r.secrets));
+  up.use(static_cast<long long>(r.key_version)).use(static_cast<long long>(r.updated_at_ms)).use(id);
+  up.run();
+  tx.commit();
+  return object_of({{"credential", store::to_json(r)}});
+}
+
+Result<Json> SqlStore::delete_credential(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("delete_credential");
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt del(s, c.statements);
+  del.sql("DELETE FROM credentials WHERE id = :id AND owner_id = :o").use(id).use(owner);
+  del.run();
+  if (del.affected() != 1) return credential_not_found(id);
+  tx.commit();
+  return Json::object();
+}
+
+Result<Json> SqlStore::list_credentials_to_rekey(Ctx& c, const Json& a) {
+  Args args(a);
+  long long below = args.i64("below_version", 0);
+  std::string after = args.str("after_id");
+  long long limit = page_limit(args.i64("limit", 0));
+  if (!args.ok()) return args.error("list_credentials_to_rekey");
+  CredentialRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kCredentialColumns +
+         " FROM credentials WHERE key_version < :v AND id > :a ORDER BY id LIMIT :l")
+      .use(below)
+      .use(after)
+      .use(limit);
+  row.bind(st);
+  Status failed;
+  Json out = credentials_json(fetch_rows(st, row), &failed);
+  if (!failed.ok()) return failed.take_error();
+  return out;
+}
+
+Result<Json> SqlStore::rekey_credential(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("id");
+  long long expected = args.i64("expected_updated_at_ms", 0);
+  long long wanted = args.i64("updated_at_ms", 0);
+  long long version = args.i64("key_version", 0);
+  const Json* secrets = a.find("secrets");
+  if (!args.ok()) return args.error("rekey_credential");
+  if (!secrets) return Error("invalid_argument", "rekey_credential: argument 'secrets' is required");
+  auto lowest = store::sealed_secrets_min_version(*secrets);
+  if (!lowest.ok()) return Error("invalid_argument", "rekey_credential: " + lowest.error().message);
+  if (*lowest > 0) version = *lowest;
+  const long long updated = next_updated_at(wanted, expected);
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  // The compare-and-swap in one statement: an edit committed since the caller read the row has
+  // moved updated_at on (next_updated_at), so the condition fails and nothing is written.
+  Stmt up(s, c.statements);
+  up.sql(
+        "UPDATE credentials SET secrets = :s, key_version = :v, updated_at = :u"
+        " WHERE id = :id AND updated_at = :e")
+      .use(store::to_json_text(*secrets))
+      .use(version)
+      .use(updated)
+      .use(id)
+      .use(expected);
+  up.run();
+  if (up.affected() == 1) {
+    tx.commit();
+    return Json::object();
+  }
+  long long one = 0;
+  Stmt sel(s, c.statements);
+  sel.sql("SELECT 1 FROM credentials WHERE id = :id").use(id).into(one);
+  if (!sel.run()) return credential_not_found(id);
+  return Error("conflict", "credential '" + id + "' changed since it was read");
+}
+
+Result<Json> SqlStore::credential_key_version_range(Ctx& c, const Json&) {
+  long long highest = 0, lowest = 0;
+  Stmt st(*c.s, c.statements);
+  st.sql("SELECT COALESCE(MAX(key_version), 0), COALESCE(MIN(key_version), 0) FROM credentials")
+      .into(highest)
+      .into(lowest);
+  st.run();
+  return object_of({{"max", highest}, {"min", lowest}});
+}
+
+// ---- schema v6: vault key checks ----------------------------------------------------------------
+
+Result<Json> SqlStore::put_vault_key_check(Ctx& c, const Json& a) {
+  Args args(a);
+  auto k = args.record<store::VaultKeyCheck>(nullptr);
+  if (!args.ok()) return args.error("put_vault_key_check");
+  if (k.version < 1 || k.check.empty()) {
+    return Error("invalid_argument", "put_vault_key_check: a version >= 1 and a check value are required");
+  }
+  if (k.created_at_ms <= 0) k.created_at_ms = wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt ins(s, c.statements);
+  ins.sql(
+         "INSERT INTO vault_key_checks (version, check_value, created_at) VALUES (:v, :c, :t)"
+         " ON CONFLICT DO NOTHING")
+      .use(static_cast<long long>(k.version))
+      .use(k.check)
+      .use(static_cast<long long>(k.created_at_ms));
+  ins.run();
+  if (ins.affected() != 1) {
+    return Error("conflict", "vault key version " + std::to_string(k.version) + " already has a check value");
+  }
+  tx.commit();
+  return Json::object();
+}
+
+Result<Json> SqlStore::vault_key_checks(Ctx& c, const Json&) {
+  store::VaultKeyCheck k;
+  long long version = 0, created = 0;
+  Stmt st(*c.s, c.statements);
+  st.sql("SELECT version, check_value, created_at FROM vault_key_checks ORDER BY version")
+      .into(version)
+      .into(k.check)
+      .into(created);
+  std::vector<store::VaultKeyCheck> list;
+  if (st.run()) {
+    do {
+      store::VaultKeyCheck out = k;
+      out.version = version;
+      out.created_at_ms = created;
+      list.push_back(std::move(out));
+    } while (st.next());
+  }
+  return object_of({{"checks", store::to_json_array(list)}});
+}
+
+// ---- schema v6: the audit trail ----------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kAuditColumns =
+    "seq, ts, user_id, action_type, workflow_id, execution_id, node_id, entry, prev_hash, hash";
+
+struct AuditRow {
+  store::AuditRecord r;
+  long long seq = 0, ts = 0;
+
+  void bind(Stmt& st) {
+    st.into(seq).into(ts).into(r.user_id).into(r.action_type).into(r.workflow_id).into(r.execution_id);
+    st.into(r.node_id).into(r.entry).into(r.prev_hash).into(r.hash);
+  }
+  store::AuditRecord record() const {
+    store::AuditRecord out = r;
+    out.seq = seq;
+    out.ts_ms = ts;
+    return out;
+  }
+};
+
+}  // namespace
+
+Result<Json> SqlStore::append_audit(Ctx& c, const Json& a) {
+  Args args(a);
+  auto entries = args.list<store::AuditRecord>("entries");
+  if (!args.ok()) return args.error("append_audit");
+  for (const auto& e : entries) {
+    if (e.action_type.empty() || e.entry.empty()) {
+      return Error("invalid_argument", "append_audit: every entry needs an action_type and an entry text");
+    }
+  }
+  if (entries.empty()) return object_of({{"entries", Json::array()}});
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  if (!sqlite()) {
+    // The chain head is read and extended under a table lock that conflicts with itself (and with
+    // writers) but not with readers: concurrent appenders, in any process, queue here and each
+    // sees the entries committed before it. SQLite's BEGIN IMMEDIATE already holds the database's
+    // write lock.
+    Stmt lock(s, c.statements);
+    lock.sql("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE");
+    lock.run();
+  }
+  long long seq = 0;
+  std::string prev = store::audit_genesis_hash();
+  {
+    Stmt head(s, c.statements);
+    head.sql("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").into(seq).into(prev);
+    if (!head.run()) {
+      seq = 0;
+      prev = store::audit_genesis_hash();
+    }
+  }
+  const long long now = wall_ms();
+  for (auto& e : entries) {
+    e.seq = ++seq;
+    if (e.ts_ms <= 0) e.ts_ms = now;
+    e.prev_hash = prev;
+    e.hash = store::audit_chain_hash(e.prev_hash, e.entry);
+    prev = e.hash;
+    Stmt ins(s, c.statements);
+    ins.sql(std::string("INSERT INTO audit_log (") + kAuditColumns +
+            ") VALUES (:q, :t, :u, :a, :w, :x, :n, :e, :p, :h)");
+    ins.use(static_cast<long long>(e.seq)).use(static_cast<long long>(e.ts_ms));
+    ins.use(e.user_id).use(e.action_type).use(e.workflow_id).use(e.execution_id).use(e.node_id);
+    ins.use(e.entry).use(e.prev_hash).use(e.hash);
+    ins.run();
+  }
+  tx.commit();
+  return object_of({{"entries", store::to_json_array(entries)}});
+}
+
+Result<Json> SqlStore::list_audit(Ctx& c, const Json& a) {
+  Args args(a);
+  auto f = args.record<store::AuditFilter>(nullptr);
+  if (!args.ok()) return args.error("list_audit");
+  AuditRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kAuditColumns + " FROM audit_log WHERE seq > :a")
+      .use(static_cast<long long>(f.after_seq));
+  if (!f.user_id.empty()) st.sql(" AND user_id = :u").use(f.user_id);
+  if (!f.workflow_id.empty()) st.sql(" AND workflow_id = :w").use(f.workflow_id);
+  if (f.from_ms > 0) st.sql(" AND ts >= :f").use(static_cast<long long>(f.from_ms));
+  if (f.to_ms > 0) st.sql(" AND ts < :t").use(static_cast<long long>(f.to_ms));
+  if (!f.action_type.empty()) {
+    if (f.action_type.back() == '.') {
+      // A prefix. Not LIKE: SQLite's LIKE ignores ASCII case, and the prefix may hold '_' or '%'.
+      // substr counts characters in both dialects: the UTF-8 lead bytes. The length is a number
+      // computed here, safe to write into the statement.
+      const auto chars = std::count_if(f.action_type.begin(), f.action_type.end(), [](char ch) {
+        return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+      });
+      st.sql(" AND substr(action_type, 1, " + std::to_string(chars) + ") = :p").use(f.action_type);
+    } else {
+      st.sql(" AND action_type = :p").use(f.action_type);
+    }
+  }
+  st.sql(" ORDER BY seq LIMIT :l").use(page_limit(f.limit));
+  row.bind(st);
+  return object_of({{"entries", store::to_json_array(fetch_rows(st, row))}});
 }
 
 }  // namespace weft::storage

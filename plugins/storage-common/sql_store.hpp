@@ -117,6 +117,19 @@ class SqlStore {
   Result<Json> list_api_keys(Ctx& c, const Json& a);
   Result<Json> update_api_key(Ctx& c, const Json& a);
   Result<Json> count_executions_by_status(Ctx& c, const Json& a);
+  // Schema v6.
+  Result<Json> create_credential(Ctx& c, const Json& a);
+  Result<Json> get_credential(Ctx& c, const Json& a);
+  Result<Json> list_credentials(Ctx& c, const Json& a);
+  Result<Json> update_credential(Ctx& c, const Json& a);
+  Result<Json> delete_credential(Ctx& c, const Json& a);
+  Result<Json> list_credentials_to_rekey(Ctx& c, const Json& a);
+  Result<Json> rekey_credential(Ctx& c, const Json& a);
+  Result<Json> credential_key_version_range(Ctx& c, const Json& a);
+  Result<Json> put_vault_key_check(Ctx& c, const Json& a);
+  Result<Json> vault_key_checks(Ctx& c, const Json& a);
+  Result<Json> append_audit(Ctx& c, const Json& a);
+  Result<Json> list_audit(Ctx& c, const Json& a);
 
   // Locks version 1 of a workflow — every workflow has one — for the rest of the transaction
   // (PostgreSQL: FOR UPDATE when `exclusive`, else FOR SHARE; SQLite write transactions are

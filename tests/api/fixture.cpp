@@ -54,7 +54,8 @@ void ApiTest::SetUp() {
     if (url.empty()) GTEST_SKIP() << "WEFT_TEST_PG_URL not set: PostgreSQL cases skipped";
     config.database = url;
   } else {
-    config.database = "sqlite:" + dir_ + "/weft.db";
+    std::filesystem::create_directories(dir_ + "/data");
+    config.database = "sqlite:" + dir_ + "/data/weft.db";
   }
   config.plugin_dirs = {WEFT_TEST_PLUGIN_DIR};
   config.workers = 4;
@@ -62,6 +63,8 @@ void ApiTest::SetUp() {
   config.poll_ms = 50;  // timers (core.wait) fire promptly
   config.lease_ms = 10000;
   config.heartbeat_ms = 2000;
+  // The vault's master key: created on start (development mode), outside the data directory.
+  config.vault_key_file = dir_ + "/keys/master.key";
 
   api::ServeConfig serve;
   serve.http.address = "127.0.0.1";

@@ -538,7 +538,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Loading, WellBehavedInitSeesTheDocumentedHostTables) {
   // Without a mode, fixture_misbehave checks the init arguments (per-plugin host table with the
-  // negotiated version, NULL reserved registrar slots) and fails init if anything is off.
+  // negotiated version, register_credential_type offered, the reserved LLM slot NULL) and fails
+  // init if anything is off.
   TempDir dir;
   install_fixture(dir.path(), "misbehave", "fixture_misbehave");
   Registry reg(options_for({dir.str()}));

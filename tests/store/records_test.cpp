@@ -335,6 +335,103 @@ TEST(Records, FastTextIsExactlyTheDump) {
   EXPECT_EQ(to_json_text(ne), to_json(ne).dump());
 }
 
+TEST(Records, VaultAndAuditShapesRoundTrip) {
+  CredentialRecord c;
+  c.id = "c1";
+  c.owner_id = "alice";
+  c.name = "Slack";
+  c.type = "slack_token";
+  c.data = Json::object({{"team", "t"}});
+  c.secrets = Json::object({{"token", Json::object({{"v", 2}, {"c", "abc"}})}});
+  c.key_version = 2;
+  c.created_at_ms = 10;
+  c.updated_at_ms = 11;
+  EXPECT_EQ(to_json(round_trip(c)), to_json(c));
+
+  CredentialUpdate u;
+  u.updated_at_ms = 5;
+  EXPECT_EQ(to_json(u), Json::object({{"updated_at_ms", 5}})) << "unset members are absent";
+  u.name = "n";
+  u.data = Json::object();
+  u.secrets = Json::object();
+  u.key_version = 3;
+  CredentialUpdate back = round_trip(u);
+  EXPECT_EQ(to_json(back), to_json(u));
+  ASSERT_TRUE(back.key_version.has_value());
+  EXPECT_EQ(*back.key_version, 3);
+
+  VaultKeyCheck k{4, "check", 12};
+  EXPECT_EQ(to_json(round_trip(k)), to_json(k));
+
+  AuditRecord a;
+  a.seq = 7;
+  a.ts_ms = 8;
+  a.user_id = "u";
+  a.action_type = "credential.access";
+  a.workflow_id = "wf";
+  a.execution_id = "ex";
+  a.node_id = "n";
+  a.entry = R"({"x":1})";
+  a.prev_hash = std::string(64, '0');
+  a.hash = std::string(64, 'f');
+  EXPECT_EQ(to_json(round_trip(a)), to_json(a));
+
+  AuditFilter f{"u", "credential.", "wf", 1, 2, 3, 4};
+  EXPECT_EQ(to_json(round_trip(f)), to_json(f));
+
+  CredentialRecord wrong;
+  Status s = from_json(Json::object({{"key_version", "2"}}), wrong);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message, "credential record member 'key_version' must be an integer, got \"2\"");
+}
+
+TEST(Records, SealedSecretsAreCheckedWithoutQuotingThem) {
+  auto sealed = [](int64_t v) { return Json::object({{"v", v}, {"c", "x"}}); };
+  EXPECT_EQ(*sealed_secrets_min_version(Json::object()), 0);
+  EXPECT_EQ(*sealed_secrets_min_version(Json::object({{"a", sealed(3)}, {"b", sealed(2)}})), 2);
+  auto plain = sealed_secrets_min_version(Json::object({{"password", "hunter2-canary"}}));
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.error().code, "invalid_argument");
+  EXPECT_NE(plain.error().message.find("'password'"), std::string::npos) << plain.error().message;
+  EXPECT_EQ(plain.error().message.find("canary"), std::string::npos) << plain.error().message;
+  EXPECT_FALSE(sealed_secrets_min_version(Json::array()).ok());
+  EXPECT_FALSE(sealed_secrets_min_version(Json::object({{"a", Json::object({{"v", 1}})}})).ok());
+  EXPECT_FALSE(sealed_secrets_min_version(Json::object({{"a", Json::object({{"v", -1}, {"c", "x"}})}})).ok());
+  EXPECT_FALSE(
+      sealed_secrets_min_version(Json::object({{"a", Json::object({{"v", 1.5}, {"c", "x"}})}})).ok());
+}
+
+TEST(Records, TheAuditChainIsSha256OfThePreviousHashANewlineAndTheEntry) {
+  const std::string zeros(64, '0');
+  EXPECT_EQ(audit_genesis_hash(), zeros);
+  // Computed independently: sha256(("0" * 64) + "\n" + '{"a":1}').
+  EXPECT_EQ(audit_chain_hash(zeros, R"({"a":1})"),
+            "f21735afd2cd6af4fc5804b0045cebfd545aef8396d29d030c39cb8880b45b7f");
+
+  std::vector<AuditRecord> chain;
+  std::string prev = zeros;
+  for (int i = 1; i <= 4; ++i) {
+    AuditRecord r;
+    r.seq = i;
+    r.entry = "{\"n\":" + std::to_string(i) + "}";
+    r.prev_hash = prev;
+    r.hash = audit_chain_hash(prev, r.entry);
+    prev = r.hash;
+    chain.push_back(r);
+  }
+  EXPECT_EQ(verify_audit_chain(chain, zeros), 0);
+  EXPECT_EQ(verify_audit_chain({}, zeros), 0);
+  EXPECT_EQ(verify_audit_chain(chain, chain[0].hash), 1) << "wrong starting point";
+  auto edited = chain;
+  edited[2].entry = "{\"n\":30}";
+  EXPECT_EQ(verify_audit_chain(edited, zeros), 3);
+  edited[2].hash = audit_chain_hash(edited[2].prev_hash, edited[2].entry);
+  EXPECT_EQ(verify_audit_chain(edited, zeros), 4);
+  auto swapped = chain;
+  std::swap(swapped[1], swapped[2]);
+  EXPECT_EQ(verify_audit_chain(swapped, zeros), 3);
+}
+
 }  // namespace
 }  // namespace weft::store
 

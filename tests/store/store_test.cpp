@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <latch>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -163,8 +164,9 @@ TEST_P(StoreTest, MigrationsAreRecordedAndIdempotent) {
   long long rows = 0;
   *s << "SELECT COUNT(*) FROM schema_migrations", soci::into(rows);
   EXPECT_EQ(rows, kLatest);
-  for (const char* t : {"workflows", "executions", "node_runs", "node_logs", "events", "plugin_states",
-                        "users", "sessions", "api_keys", "webhook_routes", "workflow_deletions"}) {
+  for (const char* t :
+       {"workflows", "executions", "node_runs", "node_logs", "events", "plugin_states", "users", "sessions",
+        "api_keys", "webhook_routes", "workflow_deletions", "credentials", "vault_key_checks", "audit_log"}) {
     EXPECT_TRUE(table_exists(*s, sqlite(), t)) << t;
   }
   // Re-opening the same database (while the first store is still open) applies nothing twice and
@@ -1811,6 +1813,457 @@ TEST_P(StoreTest, CountExecutionsByStatusCountsEveryStatusThatHasRows) {
   auto counts = store_->count_executions_by_status();
   ASSERT_OK(counts);
   EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"queued", 1}, {"running", 1}, {"cancelled", 1}}));
+}
+
+// ---- schema v6: credentials, vault key checks, audit trail --------------------------------------
+
+// A sealed value as host/vault writes it (the store only checks its shape).
+Json sealed(int64_t version, std::string c = "bm9uY2V8Y2lwaGVydGV4dA") {
+  return Json::object({{"v", version}, {"c", std::move(c)}});
+}
+
+CredentialRecord credential(const std::string& owner, const std::string& name,
+                            const std::string& type = "http_bearer", int64_t version = 1) {
+  CredentialRecord c;
+  c.owner_id = owner;
+  c.name = name;
+  c.type = type;
+  c.data = Json::object({{"base_url", "https://api.example.com"}});
+  c.secrets = Json::object({{"token", sealed(version)}});
+  c.key_version = version;
+  return c;
+}
+
+std::vector<std::string> names_of(const std::vector<CredentialRecord>& list) {
+  std::vector<std::string> out;
+  for (const auto& c : list) out.push_back(c.name);
+  return out;
+}
+
+TEST_P(StoreTest, TheVaultMigrationKeepsWhatVersion5Stored) {
+  TestDb fresh(backend());
+  auto failed = fresh.open(Json::object({{"test_fail_migration", 6}}));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("migration 6"), std::string::npos) << failed.error().message;
+  {
+    auto s = fresh.inspect();
+    ASSERT_EQ(schema_version(*s), 5);
+    for (const char* t : {"credentials", "vault_key_checks", "audit_log"}) {
+      EXPECT_FALSE(table_exists(*s, sqlite(), t)) << "half of migration 6 survived: " << t;
+    }
+    *s << "INSERT INTO users (id, email, created_at, updated_at) VALUES ('u1', 'a@example.com', 1, 1)";
+  }
+  auto opened = fresh.open();
+  ASSERT_OK(opened);
+  auto store = std::move(opened).value();
+  {
+    auto s = fresh.inspect();
+    EXPECT_EQ(schema_version(*s), kLatest);
+    for (const char* t : {"credentials", "vault_key_checks", "audit_log"}) {
+      EXPECT_TRUE(table_exists(*s, sqlite(), t)) << t;
+    }
+  }
+  EXPECT_EQ(store->get_user("u1")->email, "a@example.com");
+  ASSERT_OK(store->create_credential(credential("u1", "c")));
+}
+
+TEST_P(StoreTest, CredentialsAreScopedByOwnerWithNamesUniqueRegardlessOfCase) {
+  auto created = store_->create_credential(credential("alice", "Slack", "slack_token"));
+  ASSERT_OK(created);
+  EXPECT_FALSE(created->id.empty());
+  EXPECT_GT(created->created_at_ms, 0);
+  EXPECT_EQ(created->updated_at_ms, created->created_at_ms);
+  EXPECT_EQ(created->key_version, 1);
+  auto got = store_->get_credential("alice", created->id);
+  ASSERT_OK(got);
+  EXPECT_EQ(to_json(*got), to_json(*created));
+  EXPECT_EQ(got->secrets, Json::object({{"token", sealed(1)}}));
+  EXPECT_EQ(got->data, Json::object({{"base_url", "https://api.example.com"}}));
+
+  // The same name in another case is taken for alice, free for bob.
+  auto dup = store_->create_credential(credential("alice", "sLACK"));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "conflict");
+  EXPECT_NE(dup.error().message.find("sLACK"), std::string::npos) << dup.error().message;
+  auto bobs = store_->create_credential(credential("bob", "SLACK"));
+  ASSERT_OK(bobs);
+  // Case folding is ASCII only, the same in both dialects.
+  ASSERT_OK(store_->create_credential(credential("alice", "\xC3\x84pi")));  // "Äpi"
+  ASSERT_OK(store_->create_credential(credential("alice", "\xC3\xA4pi")));  // "äpi"
+  ASSERT_OK(store_->create_credential(credential("alice", "github", "github_token")));
+  ASSERT_OK(store_->create_credential(credential("alice", "Airtable")));
+
+  // Another owner's credential does not exist for bob: reading, updating, deleting.
+  EXPECT_EQ(store_->get_credential("bob", created->id).error().code, "not_found");
+  CredentialUpdate rename;
+  rename.name = "mine now";
+  rename.updated_at_ms = wall_ms();
+  EXPECT_EQ(store_->update_credential("bob", created->id, rename).error().code, "not_found");
+  EXPECT_EQ(store_->delete_credential("bob", created->id).error().code, "not_found");
+  EXPECT_EQ(store_->get_credential("alice", created->id)->name, "Slack");
+
+  // Listing: by name regardless of case (bytewise after ASCII folding), optionally one type.
+  auto listed = store_->list_credentials("alice", "");
+  ASSERT_OK(listed);
+  EXPECT_EQ(names_of(*listed),
+            (std::vector<std::string>{"Airtable", "github", "Slack", "\xC3\x84pi", "\xC3\xA4pi"}));
+  auto typed = store_->list_credentials("alice", "slack_token");
+  ASSERT_OK(typed);
+  EXPECT_EQ(names_of(*typed), std::vector<std::string>{"Slack"});
+  EXPECT_TRUE(store_->list_credentials("carol", "")->empty());
+
+  // Renaming onto a taken name (any case) is a conflict and changes nothing; onto its own name in
+  // another case is fine.
+  CredentialUpdate clash;
+  clash.name = "GITHUB";
+  clash.updated_at_ms = wall_ms();
+  auto clashed = store_->update_credential("alice", created->id, clash);
+  ASSERT_FALSE(clashed.ok());
+  EXPECT_EQ(clashed.error().code, "conflict");
+  CredentialUpdate recase;
+  recase.name = "SLACK";
+  recase.updated_at_ms = wall_ms();
+  auto recased = store_->update_credential("alice", created->id, recase);
+  ASSERT_OK(recased);
+  EXPECT_EQ(recased->name, "SLACK");
+  EXPECT_EQ(recased->secrets, created->secrets) << "members not in the update stay";
+  EXPECT_EQ(recased->data, created->data);
+  EXPECT_EQ(recased->type, "slack_token");
+  EXPECT_EQ(to_json(*store_->get_credential("alice", created->id)), to_json(*recased));
+
+  // Deletion frees the name.
+  ASSERT_OK(store_->delete_credential("alice", created->id));
+  EXPECT_EQ(store_->get_credential("alice", created->id).error().code, "not_found");
+  EXPECT_EQ(store_->delete_credential("alice", created->id).error().code, "not_found");
+  ASSERT_OK(store_->create_credential(credential("alice", "slack")));
+
+  // A given id is kept; a taken id is a conflict.
+  CredentialRecord fixed = credential("alice", "fixed");
+  fixed.id = "cred-fixed";
+  ASSERT_OK(store_->create_credential(fixed));
+  fixed.name = "other";
+  EXPECT_EQ(store_->create_credential(fixed).error().code, "conflict");
+}
+
+TEST_P(StoreTest, CredentialSecretsMustBeSealedAndSetTheKeyVersion) {
+  // A plaintext where a sealed value belongs is refused without being quoted.
+  CredentialRecord plain = credential("alice", "plain");
+  plain.secrets = Json::object({{"token", "xoxb-plaintext-canary"}});
+  auto refused = store_->create_credential(plain);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "invalid_argument");
+  EXPECT_NE(refused.error().message.find("token"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(refused.error().message.find("canary"), std::string::npos) << refused.error().message;
+  for (const Json& bad : {Json("x"), Json::object({{"t", Json::object({{"v", 0}, {"c", "x"}})}}),
+                          Json::object({{"t", Json::object({{"v", 1}, {"c", ""}})}}),
+                          Json::object({{"t", Json::object({{"v", 1}, {"c", "x"}, {"p", "x"}})}})}) {
+    CredentialRecord c = credential("alice", "bad");
+    c.secrets = bad;
+    EXPECT_EQ(store_->create_credential(c).error().code, "invalid_argument") << bad.dump();
+  }
+  CredentialRecord no_name = credential("alice", "");
+  EXPECT_EQ(store_->create_credential(no_name).error().code, "invalid_argument");
+  CredentialRecord no_type = credential("alice", "t", "");
+  EXPECT_EQ(store_->create_credential(no_type).error().code, "invalid_argument");
+
+  // key_version is the lowest version among the sealed fields, whatever the caller says.
+  CredentialRecord mixed = credential("alice", "mixed");
+  mixed.secrets = Json::object({{"a", sealed(3)}, {"b", sealed(2)}});
+  mixed.key_version = 7;
+  auto m = store_->create_credential(mixed);
+  ASSERT_OK(m);
+  EXPECT_EQ(m->key_version, 2);
+  CredentialUpdate bump;
+  bump.key_version = 9;  // not what the secrets say: ignored while there are secrets
+  bump.updated_at_ms = wall_ms();
+  EXPECT_EQ(store_->update_credential("alice", m->id, bump)->key_version, 2);
+  CredentialUpdate reseal;
+  reseal.secrets = Json::object({{"a", sealed(4)}});
+  reseal.data = Json::object({{"user", "u"}});
+  reseal.updated_at_ms = wall_ms();
+  auto resealed = store_->update_credential("alice", m->id, reseal);
+  ASSERT_OK(resealed);
+  EXPECT_EQ(resealed->key_version, 4);
+  EXPECT_EQ(resealed->secrets, Json::object({{"a", sealed(4)}}));
+  EXPECT_EQ(resealed->data, Json::object({{"user", "u"}}));
+  CredentialUpdate plain_update;
+  plain_update.secrets = Json::object({{"a", "plaintext"}});
+  plain_update.updated_at_ms = wall_ms();
+  EXPECT_EQ(store_->update_credential("alice", m->id, plain_update).error().code, "invalid_argument");
+  EXPECT_EQ(store_->get_credential("alice", m->id)->secrets, Json::object({{"a", sealed(4)}}));
+
+  // Without secrets the given version is kept.
+  CredentialRecord none = credential("alice", "none");
+  none.secrets = Json::object();
+  none.key_version = 5;
+  EXPECT_EQ(store_->create_credential(none)->key_version, 5);
+}
+
+TEST_P(StoreTest, RekeyIsACompareAndSwapOnUpdatedAt) {
+  auto c = store_->create_credential(credential("alice", "c"));
+  ASSERT_OK(c);
+  const Json v2 = Json::object({{"token", sealed(2, "c2VhbGVkLXYy")}});
+
+  // A stale token changes nothing.
+  auto stale = store_->rekey_credential(c->id, c->updated_at_ms - 1, v2, 2, c->updated_at_ms + 10);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, "conflict");
+  EXPECT_EQ(store_->get_credential("alice", c->id)->key_version, 1);
+  EXPECT_EQ(store_->rekey_credential("nope", 1, v2, 2, 2).error().code, "not_found");
+
+  // The current token wins once; updated_at moves forward even when the given time does not.
+  ASSERT_OK(store_->rekey_credential(c->id, c->updated_at_ms, v2, 2, c->updated_at_ms));
+  auto rekeyed = store_->get_credential("alice", c->id);
+  ASSERT_OK(rekeyed);
+  EXPECT_EQ(rekeyed->key_version, 2);
+  EXPECT_EQ(rekeyed->secrets, v2);
+  EXPECT_GT(rekeyed->updated_at_ms, c->updated_at_ms);
+  EXPECT_EQ(store_->rekey_credential(c->id, c->updated_at_ms, v2, 2, wall_ms()).error().code, "conflict");
+
+  // An edit between a rotation's read and its write — even one in the same millisecond — makes
+  // the rotation's write fail.
+  CredentialUpdate edit;
+  edit.data = Json::object({{"edited", true}});
+  edit.updated_at_ms = rekeyed->updated_at_ms;  // a clock that did not move
+  auto edited = store_->update_credential("alice", c->id, edit);
+  ASSERT_OK(edited);
+  EXPECT_GT(edited->updated_at_ms, rekeyed->updated_at_ms);
+  const Json v3 = Json::object({{"token", sealed(3)}});
+  EXPECT_EQ(store_->rekey_credential(c->id, rekeyed->updated_at_ms, v3, 3, wall_ms()).error().code,
+            "conflict");
+  auto after = store_->get_credential("alice", c->id);
+  EXPECT_EQ(after->data, Json::object({{"edited", true}}));
+  EXPECT_EQ(after->secrets, v2);
+
+  // The secrets must be sealed here too.
+  EXPECT_EQ(store_->rekey_credential(c->id, after->updated_at_ms, Json::object({{"token", "plain"}}), 3, 1)
+                .error()
+                .code,
+            "invalid_argument");
+}
+
+TEST_P(StoreTest, CredentialsToRekeyArePagedByIdBelowAVersion) {
+  auto empty = store_->credential_key_version_range();
+  ASSERT_OK(empty);
+  EXPECT_EQ(*empty, (std::pair<int64_t, int64_t>{0, 0}));
+  std::set<std::string> old_ids;
+  for (int i = 0; i < 5; ++i) {
+    auto c = store_->create_credential(credential(i % 2 ? "alice" : "bob", "old" + std::to_string(i)));
+    ASSERT_OK(c);
+    old_ids.insert(c->id);
+  }
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK(store_->create_credential(credential("alice", "new" + std::to_string(i), "t", 2)));
+  }
+  auto range = store_->credential_key_version_range();
+  ASSERT_OK(range);
+  EXPECT_EQ(*range, (std::pair<int64_t, int64_t>{2, 1}));
+
+  std::vector<std::string> seen;
+  std::string after;
+  for (;;) {
+    auto page = store_->list_credentials_to_rekey(2, after, 2);
+    ASSERT_OK(page);
+    if (page->empty()) break;
+    ASSERT_LE(page->size(), 2u);
+    for (const auto& c : *page) {
+      EXPECT_EQ(c.key_version, 1);
+      EXPECT_EQ(c.secrets, Json::object({{"token", sealed(1)}}));
+      seen.push_back(c.id);
+    }
+    after = page->back().id;
+  }
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), old_ids);
+  EXPECT_EQ(seen.size(), old_ids.size());
+  EXPECT_TRUE(store_->list_credentials_to_rekey(1, "", 10)->empty());
+  EXPECT_EQ(store_->list_credentials_to_rekey(3, "", 100)->size(), 7u);
+}
+
+TEST_P(StoreTest, VaultKeyChecksAreWrittenOncePerVersion) {
+  EXPECT_TRUE(store_->vault_key_checks()->empty());
+  ASSERT_OK(store_->put_vault_key_check(VaultKeyCheck{2, "check-two", 0}));
+  ASSERT_OK(store_->put_vault_key_check(VaultKeyCheck{1, "check-one", 123}));
+  auto again = store_->put_vault_key_check(VaultKeyCheck{1, "other", 0});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "conflict");
+  EXPECT_EQ(store_->put_vault_key_check(VaultKeyCheck{0, "x", 0}).error().code, "invalid_argument");
+  EXPECT_EQ(store_->put_vault_key_check(VaultKeyCheck{3, "", 0}).error().code, "invalid_argument");
+  auto checks = store_->vault_key_checks();
+  ASSERT_OK(checks);
+  ASSERT_EQ(checks->size(), 2u);
+  EXPECT_EQ((*checks)[0].version, 1);
+  EXPECT_EQ((*checks)[0].check, "check-one");
+  EXPECT_EQ((*checks)[0].created_at_ms, 123);
+  EXPECT_EQ((*checks)[1].version, 2);
+  EXPECT_EQ((*checks)[1].check, "check-two");
+  EXPECT_GT((*checks)[1].created_at_ms, 0);
+}
+
+AuditRecord audit(const std::string& user, const std::string& action, const std::string& workflow = "",
+                  int64_t ts = 0) {
+  AuditRecord r;
+  r.ts_ms = ts;
+  r.user_id = user;
+  r.action_type = action;
+  r.workflow_id = workflow;
+  r.execution_id = workflow.empty() ? "" : "ex-" + workflow;
+  r.node_id = workflow.empty() ? "" : "n1";
+  Json e = Json::object(
+      {{"user_id", user}, {"action_type", action}, {"workflow_id", workflow}, {"nonce", random_hex(4)}});
+  r.entry = e.dump();
+  return r;
+}
+
+std::vector<int64_t> seqs_of(const std::vector<AuditRecord>& list) {
+  std::vector<int64_t> out;
+  for (const auto& r : list) out.push_back(r.seq);
+  return out;
+}
+
+TEST_P(StoreTest, AuditEntriesAreChainedInOrderAndFiltered) {
+  auto first = store_->append_audit({audit("alice", "credential.create", "", 1000),
+                                     audit("alice", "credential.access", "wf1", 2000),
+                                     audit("bob", "credential.access", "wf2", 3000)});
+  ASSERT_OK(first);
+  ASSERT_EQ(first->size(), 3u);
+  EXPECT_EQ(seqs_of(*first), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ((*first)[0].prev_hash, std::string(64, '0'));
+  EXPECT_EQ((*first)[0].hash, audit_chain_hash(std::string(64, '0'), (*first)[0].entry));
+  EXPECT_EQ((*first)[1].prev_hash, (*first)[0].hash);
+  auto second = store_->append_audit({audit("alice", "admin.plugin_enable"), audit("", "vault.rotate")});
+  ASSERT_OK(second);
+  EXPECT_EQ(seqs_of(*second), (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ((*second)[0].prev_hash, (*first)[2].hash);
+  EXPECT_GT((*second)[0].ts_ms, 0) << "ts 0 = now";
+  EXPECT_TRUE(store_->append_audit({})->empty());
+  AuditRecord no_action = audit("alice", "");
+  EXPECT_EQ(store_->append_audit({no_action}).error().code, "invalid_argument");
+
+  auto all = store_->list_audit(AuditFilter{});
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ(verify_audit_chain(*all, std::string(64, '0')), 0);
+  EXPECT_EQ(to_json((*all)[1]), to_json((*first)[1]));
+  for (const auto& r : *all) {
+    EXPECT_EQ(r.hash.size(), 64u);
+    EXPECT_EQ(r.hash.find_first_not_of("0123456789abcdef"), std::string::npos) << r.hash;
+  }
+
+  auto filtered = [&](AuditFilter f) {
+    auto r = store_->list_audit(f);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? seqs_of(*r) : std::vector<int64_t>{};
+  };
+  AuditFilter f;
+  f.user_id = "alice";
+  EXPECT_EQ(filtered(f), (std::vector<int64_t>{1, 2, 4}));
+  f = AuditFilter{};
+  f.action_type = "credential.";
+  EXPECT_EQ(filtered(f), (std::vector<int64_t>{1, 2, 3}));
+  f.action_type = "credential.access";
+  EXPECT_EQ(filtered(f), (std::vector<int64_t>{2, 3}));
+  f.action_type = "CREDENTIAL.";  // exact bytes, not case-insensitive
+  EXPECT_TRUE(filtered(f).empty());
+  f.action_type = "credential";  // no trailing '.': the whole name
+  EXPECT_TRUE(filtered(f).empty());
+  f = AuditFilter{};
+  f.workflow_id = "wf2";
+  EXPECT_EQ(filtered(f), (std::vector<int64_t>{3}));
+  f = AuditFilter{};
+  f.from_ms = 2000;
+  f.to_ms = 3000;
+  EXPECT_EQ(filtered(f), (std::vector<int64_t>{2}));
+  f = AuditFilter{};
+  f.after_seq = 1;
+  f.limit = 2;
+  EXPECT_EQ(filtered(f), (std::vector<int64_t>{2, 3}));
+  f.after_seq = 3;
+  EXPECT_EQ(filtered(f), (std::vector<int64_t>{4, 5}));
+  f.after_seq = 5;
+  EXPECT_TRUE(filtered(f).empty());
+}
+
+TEST_P(StoreTest, AnEditedOrRemovedAuditEntryBreaksTheChain) {
+  std::vector<AuditRecord> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(audit("alice", "credential.access"));
+  ASSERT_OK(store_->append_audit(batch));
+  auto original = store_->list_audit(AuditFilter{});
+  ASSERT_OK(original);
+  ASSERT_EQ(original->size(), 5u);
+  // A page in the middle verifies against the hash of the entry before it.
+  AuditFilter from3;
+  from3.after_seq = 2;
+  auto page = store_->list_audit(from3);
+  ASSERT_OK(page);
+  EXPECT_EQ(verify_audit_chain(*page, (*original)[1].hash), 0);
+  EXPECT_EQ(verify_audit_chain(*page, std::string(64, '0')), 3);
+
+  auto s = db_->inspect();
+  *s << "UPDATE audit_log SET entry = '{\"user_id\":\"mallory\"}' WHERE seq = 2";
+  auto edited = store_->list_audit(AuditFilter{});
+  ASSERT_OK(edited);
+  EXPECT_EQ(verify_audit_chain(*edited, std::string(64, '0')), 2);
+
+  // Recomputing the edited entry's hash moves the break to the next entry, whose prev_hash no
+  // longer matches.
+  std::string rehash = audit_chain_hash((*edited)[1].prev_hash, (*edited)[1].entry);
+  *s << "UPDATE audit_log SET hash = :h WHERE seq = 2", soci::use(rehash);
+  EXPECT_EQ(verify_audit_chain(*store_->list_audit(AuditFilter{}), std::string(64, '0')), 3);
+
+  // Removing an entry breaks the chain at its successor.
+  *s << "DELETE FROM audit_log WHERE seq = 4";
+  auto pruned = store_->list_audit(from3);
+  ASSERT_OK(pruned);
+  EXPECT_EQ(seqs_of(*pruned), (std::vector<int64_t>{3, 5}));
+  EXPECT_EQ(verify_audit_chain(*pruned, (*original)[1].hash), 5);
+}
+
+TEST_P(StoreTest, ConcurrentAppendersInSeveralStoresKeepOneChain) {
+  // Several stores on one database, each with its own connections — what several processes see.
+  constexpr int kStores = 4, kThreadsPerStore = 2, kAppends = 25;
+  std::vector<std::shared_ptr<Store>> stores;
+  for (int i = 0; i < kStores; ++i) {
+    auto s = db_->open(Json::object({{"pool_size", 2}}));
+    ASSERT_OK(s);
+    stores.push_back(std::move(s).value());
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  std::latch start(kStores * kThreadsPerStore);  // all appenders begin together
+  for (int i = 0; i < kStores * kThreadsPerStore; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      for (int n = 0; n < kAppends; ++n) {
+        // Batches of one and two entries.
+        std::vector<AuditRecord> batch{audit("t" + std::to_string(i), "credential.access")};
+        if (n % 3 == 0) batch.push_back(audit("t" + std::to_string(i), "credential.use"));
+        auto r = stores[static_cast<size_t>(i % kStores)]->append_audit(batch);
+        if (!r.ok()) {
+          ADD_FAILURE() << r.error().code << ": " << r.error().message;
+          ++failures;
+          return;
+        }
+        if (r->size() == 2 && (*r)[1].seq != (*r)[0].seq + 1) ++failures;  // a batch stays together
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  const int64_t expected = kStores * kThreadsPerStore * (kAppends + (kAppends + 2) / 3);
+  std::vector<AuditRecord> all;
+  AuditFilter f;
+  f.limit = 1000;
+  for (;;) {
+    auto page = store_->list_audit(f);
+    ASSERT_OK(page);
+    if (page->empty()) break;
+    all.insert(all.end(), page->begin(), page->end());
+    f.after_seq = page->back().seq;
+  }
+  ASSERT_EQ(static_cast<int64_t>(all.size()), expected);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].seq, static_cast<int64_t>(i + 1));
+  EXPECT_EQ(verify_audit_chain(all, std::string(64, '0')), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),

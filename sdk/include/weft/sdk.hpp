@@ -8,7 +8,7 @@
 //   * weft::sdk::Context  — the parsed request (params, inputs, resume payload, attempt, context),
 //                           the host services (log, events, cancellation, deadline, idempotency
 //                           key) and the result helpers (output / fail / park);
-//   * WEFT_PLUGIN(name) { WEFT_REGISTER_NODE(MyNode); ... }
+//   * WEFT_PLUGIN(name) { WEFT_REGISTER_NODE(MyNode); WEFT_REGISTER_CREDENTIAL_TYPE(json); ... }
 //                         — generates the three exported entry points weft_plugin_negotiate,
 //                           weft_plugin_init and weft_plugin_shutdown.
 //
@@ -829,6 +829,13 @@ class Registration {
   // valid until shutdown; wrap their bodies in weft::sdk::guard(). struct_size is filled in.
   void add_storage_backend(weft_storage_backend backend);
 
+  // Registers a credential type: a JSON object {"name", "display_name", "description", "fields",
+  // "apply"} (docs/nodes-integrations.md shows complete ones). Only a non-empty "name" is checked
+  // here; the host validates the rest and copies the text. On a host without the service
+  // (register_credential_type outside the registrar table or NULL: older hosts) it does nothing and
+  // logs nothing — node types that use the credential type still load there.
+  void credential_type(std::string_view type_json);
+
   // Runs `fn` at weft_plugin_shutdown (in reverse order of registration), before the node
   // instances are destroyed.
   void on_shutdown(std::function<void()> fn) { shutdown_hooks_->push_back(std::move(fn)); }
@@ -917,6 +924,26 @@ inline void Registration::add_node(NodeInfo info, std::unique_ptr<Node> node) {
     fail(st, "registration_rejected",
          what + " version " + std::to_string(t.type_version) + ": the host rejected it (status " +
              std::to_string(static_cast<int>(st)) + ")");
+}
+
+inline void Registration::credential_type(std::string_view type_json) {
+  if (failed()) return;
+  std::string what = "plugin '" + plugin_ + "': credential type";
+  {
+    Document doc;
+    std::string err = parse_json(type_json, doc);
+    if (err.empty() && !doc.IsObject()) err = std::string("expected a JSON object, got ") + json_type_name(doc);
+    const Value* name = err.empty() ? find_member(doc, "name") : nullptr;
+    if (err.empty() && !(name && name->IsString() && name->GetStringLength() > 0))
+      err = "\"name\" must be a non-empty string";
+    if (!err.empty()) return fail(WEFT_ERR_INVALID_INPUT, "invalid_credential_type", what + " is invalid: " + err);
+    what += " '" + std::string(str_of(*name)) + "'";
+  }
+  if (!(WEFT_HAS_FIELD(api_, weft_registrar_api, register_credential_type) && api_->register_credential_type)) return;
+  weft_status st = api_->register_credential_type(registrar_, detail::to_str(type_json));
+  if (st != WEFT_OK)
+    fail(st, "registration_rejected",
+         what + ": the host rejected it (status " + std::to_string(static_cast<int>(st)) + ")");
 }
 
 inline void Registration::add_storage_backend(weft_storage_backend backend) {
@@ -1040,6 +1067,7 @@ class PluginRuntime {
 //   WEFT_PLUGIN(my_pack) {
 //     WEFT_REGISTER_NODE(my::Greet);
 //     WEFT_REGISTER_NODE_WITH(my::Other, constructor, args);
+//     WEFT_REGISTER_CREDENTIAL_TYPE(R"({"name": "my_token", ...})");
 //     registration.config();   // the plugin's configuration (a JSON object)
 //   }
 //
@@ -1076,5 +1104,7 @@ class PluginRuntime {
 #define WEFT_REGISTER_NODE(...) registration.add<__VA_ARGS__>()
 // Registers a Node subclass constructed with the given arguments.
 #define WEFT_REGISTER_NODE_WITH(cls, ...) registration.add<cls>(__VA_ARGS__)
+// Registers a credential type from its JSON text (nothing happens on hosts without the service).
+#define WEFT_REGISTER_CREDENTIAL_TYPE(json_text) registration.credential_type(json_text)
 
 #endif  // WEFT_SDK_HPP

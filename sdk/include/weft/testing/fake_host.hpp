@@ -3,9 +3,9 @@
 // It loads nothing: give it the plugin's entry points (the in-process weft_plugin_* of a plugin
 // compiled into the test — FakeHost::load_linked() — or function pointers you obtained yourself,
 // e.g. with dlsym) and it runs the real handshake and init against a registrar and a host-services
-// table of its own. It records the node types and storage backends the plugin registers and lets
-// a test execute a node type with chosen params/input/resume payload, then inspect outputs,
-// errors, park requests, log lines and events:
+// table of its own. It records the node types, storage backends and credential types the plugin
+// registers and lets a test execute a node type with chosen params/input/resume payload, then
+// inspect outputs, errors, park requests, log lines and events:
 //
 //   weft::testing::FakeHost host;
 //   ASSERT_EQ(host.load_linked(), WEFT_OK) << host.load_error();
@@ -79,6 +79,9 @@ struct FakeHostOptions {
   uint32_t result_size = 0;
   // Credentials offered through host.credential_get, by reference: ref -> credential JSON.
   std::map<std::string, std::string> credentials;
+  // Whether registrar.register_credential_type is offered (false = NULL, like a host that predates
+  // credential types).
+  bool offer_credential_types = true;
   // Handler behind host.http_request; unset = the service is not offered (NULL pointer).
   std::function<weft_status(std::string_view request_json, std::string& response_json, std::string& error_json)>
       http_handler;
@@ -202,7 +205,7 @@ class FakeHost {
         options_.registrar_api_size ? options_.registrar_api_size : sizeof(weft_registrar_api);
     registrar_api_.register_node_type = &reg_node_type;
     registrar_api_.register_storage_backend = &reg_storage_backend;
-    registrar_api_.register_credential_type = nullptr;
+    registrar_api_.register_credential_type = options_.offer_credential_types ? &reg_credential_type : nullptr;
     registrar_api_.reserved_llm_provider = nullptr;
   }
   ~FakeHost() { shutdown(); }
@@ -245,6 +248,7 @@ class FakeHost {
     }
     types_.clear();
     backends_.clear();
+    credential_types_.clear();
     loaded_ = false;
   }
 
@@ -266,6 +270,20 @@ class FakeHost {
     return best;
   }
   const std::vector<RegisteredStorageBackend>& storage_backends() const { return backends_; }
+  // The JSON text of every credential type the plugin registered, in order. The fake host only
+  // checks that each is a JSON object with a unique non-empty "name" (the real registry validates
+  // fields and apply rules).
+  const std::vector<std::string>& credential_types() const { return credential_types_; }
+  // The registered credential type called `name`, or nullptr.
+  const std::string* find_credential_type(std::string_view name) const {
+    for (const auto& t : credential_types_) {
+      sdk::Document d;
+      if (!sdk::parse_json(t, d).empty()) continue;
+      const sdk::Value* n = sdk::find_member(d, "name");
+      if (n && sdk::str_of(*n) == name) return &t;
+    }
+    return nullptr;
+  }
 
   // Host-level log lines (call == NULL) of every FakeHost in the process.
   static std::vector<LogLine> host_logs() {
@@ -366,6 +384,7 @@ class FakeHost {
       // so that it can release what it allocated.
       types_.clear();
       backends_.clear();
+      credential_types_.clear();
       if (shutdown_fn) shutdown_fn();
       if (load_error_.empty()) load_error_ = "init failed with status " + std::to_string(static_cast<int>(st));
       return st;
@@ -562,6 +581,31 @@ class FakeHost {
     }
   }
 
+  static weft_status reg_credential_type(weft_registrar* r, weft_str type_json) noexcept {
+    if (!r) return WEFT_ERR_INVALID_INPUT;
+    FakeHost* self = as_host(r);
+    try {
+      auto refuse = [&](const std::string& why) {
+        self->registration_problems_.push_back(why);
+        return WEFT_ERR_INVALID_INPUT;
+      };
+      if (!self->in_init_) return refuse("register_credential_type called outside init");
+      std::string text(view(type_json));
+      sdk::Document d;
+      std::string perr = sdk::parse_json(text, d);
+      if (!perr.empty() || !d.IsObject()) return refuse("credential type JSON is not a JSON object " + perr);
+      const sdk::Value* name = sdk::find_member(d, "name");
+      if (!name || !name->IsString() || name->GetStringLength() == 0)
+        return refuse("credential type without a non-empty string \"name\"");
+      if (self->find_credential_type(sdk::str_of(*name)))
+        return refuse("credential type '" + std::string(sdk::str_of(*name)) + "' is already registered");
+      self->credential_types_.push_back(std::move(text));
+      return WEFT_OK;
+    } catch (...) {
+      return WEFT_ERR_INTERNAL;
+    }
+  }
+
   FakeHostOptions options_;
   weft_host_api api_{};
   weft_registrar_api registrar_api_{};
@@ -572,6 +616,7 @@ class FakeHost {
   std::vector<std::string> registration_problems_;
   std::vector<RegisteredNodeType> types_;
   std::vector<RegisteredStorageBackend> backends_;
+  std::vector<std::string> credential_types_;
   weft_plugin_shutdown_fn shutdown_fn_ = nullptr;
 };
 
