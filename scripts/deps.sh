@@ -10,6 +10,7 @@ PKGS=(
   libsoci-dev libsoci-sqlite3-4.0 libsoci-postgresql4.0 libsqlite3-dev
   libpq-dev postgresql
   libsodium-dev libcurl4-openssl-dev
+  bubblewrap libseccomp-dev libtree-sitter-dev python3
   libpistache-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
