@@ -4,6 +4,7 @@
 #include <functional>
 #include <mutex>
 
+#include "host/codecheck/codecheck.hpp"
 #include "host/core/call.hpp"
 #include "host/http/server.hpp"
 
@@ -705,11 +706,115 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          res.json(200, j);
        }});
 
+  // ---- code --------------------------------------------------------------------------------------
+  // Parses only: validating never runs the code (a validate route that executes is an RCE,
+  // SECURITY.md). Authenticated and rate limited like compiling.
+  add({"POST", "/api/code/validate", Access::User, wr, "compile", false, true,
+       "Check JavaScript or Python code for syntax errors (line and column) without running it",
+       [](Request& req, Responder res) {
+         auto body = body_or_error(req, res);
+         if (!body) return;
+         for (const auto& [k, v] : body->as_object())
+           if (k != "language" && k != "code" && k != "mode")
+             return res.error(Error("invalid_argument", "unknown member \"" + k + "\" (expected language, code, mode)"));
+         const Json& lang = (*body)["language"];
+         const Json& code = (*body)["code"];
+         const Json& mode = (*body)["mode"];
+         if (!lang.is_string() || !(lang.as_string() == "javascript" || lang.as_string() == "js" ||
+                                    lang.as_string() == "python" || lang.as_string() == "py"))
+           return res.error(Error("invalid_argument", "\"language\" must be \"javascript\" or \"python\""));
+         if (!code.is_string()) return res.error(Error("invalid_argument", "\"code\" must be a string"));
+         if (!mode.is_null() && !(mode.is_string() && (mode.as_string() == "body" || mode.as_string() == "module")))
+           return res.error(Error("invalid_argument", "\"mode\" must be \"body\" or \"module\""));
+         CodeCheckOptions opts;
+         if (mode.is_string()) opts.mode = mode.as_string();
+         CodeCheckResult r = check_code(lang.as_string(), code.as_string(), opts);
+         auto j = Json::parse(to_json(r));
+         if (!j.ok()) return res.error(Error("internal", "could not render the result"));
+         res.json(200, *j);
+       }});
+
+  // ---- custom nodes ------------------------------------------------------------------------------
+  // Node types users upload as JavaScript/Python files (host/service/custom_nodes.hpp): validated,
+  // versioned, run only in the sandbox, visible to their owner only (another user's is not_found).
+  auto custom_error = [](Responder& res, const Error& e) {
+    Json details;
+    if (!e.details.empty()) {
+      auto d = Json::parse(e.details);
+      if (d.ok()) details = *d;
+    }
+    if (e.code == "invalid_custom_node") return res.error(400, e.code, e.message, details);
+    if (e.code == "sandbox_unavailable") return res.error(503, e.code, e.message, details);
+    res.error(e);
+  };
+  auto custom_nodes_ready = [c](Responder& res) {
+    if (c->custom_nodes) return true;
+    res.error(503, "unavailable", "custom nodes are not available on this server");
+    return false;
+  };
+  add({"POST", "/api/nodes/custom", Access::User, ww, "compile", true, true,
+       "Upload a custom node {language, source}: checked, loaded in the sandbox to read its declaration, stored as version 1",
+       [c, custom_error, custom_nodes_ready](Request& req, Responder res) {
+         if (!custom_nodes_ready(res)) return;
+         auto body = body_or_error(req, res);
+         if (!body) return;
+         auto n = c->custom_nodes->create(uid(req), *body);
+         if (!n.ok()) return custom_error(res, n.error());
+         res.json(201, *n);
+       }});
+  add({"GET", "/api/nodes/custom", Access::User, wr, "", false, false,
+       "List the account's custom nodes (latest versions, without sources)",
+       [c, custom_error, custom_nodes_ready](Request& req, Responder res) {
+         if (!custom_nodes_ready(res)) return;
+         auto items = c->custom_nodes->list(uid(req));
+         if (!items.ok()) return custom_error(res, items.error());
+         res.json(200, list_body("nodes", *items, ""));
+       }});
+  add({"GET", "/api/nodes/custom/:name", Access::User, wr, "", false, false,
+       "Get a custom node (latest version, or ?version=N) with its source and its versions",
+       [c, custom_error, custom_nodes_ready](Request& req, Responder res) {
+         if (!custom_nodes_ready(res)) return;
+         int64_t version = 0;
+         if (auto v = req.query_param("version")) {
+           auto n = int_param(*v, "version", 1, 1'000'000'000);
+           if (!n.ok()) return res.error(n.error());
+           version = *n;
+         }
+         auto n = c->custom_nodes->get(uid(req), req.param("name"), version);
+         if (!n.ok()) return custom_error(res, n.error());
+         res.json(200, *n);
+       }});
+  add({"PUT", "/api/nodes/custom/:name", Access::User, ww, "compile", true, true,
+       "Upload a new version of a custom node {language, source} (the declared name must stay the same)",
+       [c, custom_error, custom_nodes_ready](Request& req, Responder res) {
+         if (!custom_nodes_ready(res)) return;
+         auto body = body_or_error(req, res);
+         if (!body) return;
+         auto n = c->custom_nodes->update(uid(req), req.param("name"), *body);
+         if (!n.ok()) return custom_error(res, n.error());
+         res.json(200, *n);
+       }});
+  add({"DELETE", "/api/nodes/custom/:name", Access::User, ww, "", false, false,
+       "Delete a custom node, every version (workflows that use it then fail to compile)",
+       [c, custom_error, custom_nodes_ready](Request& req, Responder res) {
+         if (!custom_nodes_ready(res)) return;
+         if (Status st = c->custom_nodes->remove(uid(req), req.param("name")); !st.ok())
+           return custom_error(res, st.error());
+         res.no_content();
+       }});
+
   // ---- palette -----------------------------------------------------------------------------------
-  add({"GET", "/api/nodes", Access::User, wr, "", false, false, "The node palette: every enabled node type",
-       [c](Request&, Responder res) {
+  add({"GET", "/api/nodes", Access::User, wr, "", false, false,
+       "The node palette: every enabled node type, and the caller's custom nodes",
+       [c](Request& req, Responder res) {
+         Json nodes = c->host->registry().palette();
+         if (c->custom_nodes) {
+           auto custom = c->custom_nodes->palette(uid(req));
+           if (!custom.ok()) return res.error(custom.error());
+           for (const Json& n : custom->as_array()) nodes.push_back(n);
+         }
          Json j = Json::object();
-         j.set("nodes", c->host->registry().palette());
+         j.set("nodes", nodes);
          res.json(200, j);
        }});
 

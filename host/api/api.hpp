@@ -16,6 +16,7 @@
 #include "host/http/sse.hpp"
 #include "host/http/timer.hpp"
 #include "host/service/credentials.hpp"
+#include "host/service/custom_nodes.hpp"
 #include "host/service/executions.hpp"
 #include "host/service/workflows.hpp"
 
@@ -31,6 +32,7 @@ struct ApiContext {
   std::shared_ptr<service::WorkflowService> workflows;
   std::shared_ptr<service::ExecutionService> executions;
   std::shared_ptr<service::CredentialService> credentials;
+  std::shared_ptr<service::CustomNodeService> custom_nodes;  // null: custom-node routes answer 503
   std::shared_ptr<http::SseHub> sse;
   std::shared_ptr<http::RateLimiter> limiter;
   std::shared_ptr<http::MetricsRegistry> metrics;

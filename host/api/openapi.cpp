@@ -276,6 +276,21 @@ constexpr std::string_view kComponents = R"json({
     "field": {"type": "string", "description": "\"\" when not about a field."},
     "edge_id": {"type": "string", "description": "\"\" when not about an edge."},
     "details": {}}},
+  "CodeValidateRequest": {"type": "object", "required": ["language", "code"], "additionalProperties": false, "properties": {
+    "language": {"type": "string", "enum": ["javascript", "js", "python", "py"]},
+    "code": {"type": "string", "description": "The source text (at most 1 MiB)."},
+    "mode": {"type": "string", "enum": ["body", "module"], "default": "body",
+      "description": "body: a code node's code, the body of an async function (top-level return/await allowed). module: a whole file (custom nodes)."}}},
+  "CodeDiagnostic": {"type": "object", "required": ["line", "column", "end_line", "end_column", "code", "message"], "properties": {
+    "line": {"type": "integer", "description": "1-based; 0 for problems with the input as a whole."},
+    "column": {"type": "integer", "description": "1-based, in Unicode code points."},
+    "end_line": {"type": "integer"}, "end_column": {"type": "integer"},
+    "code": {"type": "string", "description": "syntax_error, missing_token, indentation_error, invalid_utf8, nul_byte, code_too_large, parse_timeout"},
+    "message": {"type": "string"}}},
+  "CodeValidateResult": {"type": "object", "required": ["ok", "diagnostics"], "properties": {
+    "ok": {"type": "boolean"},
+    "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/CodeDiagnostic"}},
+    "truncated": {"type": "boolean", "description": "More problems were found than listed (at most 20 are)."}}},
   "CompileResult": {"type": "object", "required": ["ok", "errors", "warnings"], "properties": {
     "ok": {"type": "boolean"},
     "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}},
@@ -364,6 +379,27 @@ constexpr std::string_view kComponents = R"json({
     "multiple": {"type": "boolean"}}},
   "Palette": {"type": "object", "required": ["nodes"], "properties": {
     "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/NodeType"}}}},
+  "CustomNodeBody": {"type": "object", "required": ["language", "source"], "additionalProperties": false, "properties": {
+    "language": {"type": "string", "enum": ["javascript", "js", "python", "py"]},
+    "source": {"type": "string", "minLength": 1, "maxLength": 262144,
+      "description": "The node's file (at most 256 KiB). JavaScript: module.exports = {name, displayName, description, fields, inputs, outputs, credentialTypes, execute(items, params, weft)}. Python: a module-level NODE = {...} dict and def execute(items, params, weft). docs/custom-nodes.md describes the declaration."}}},
+  "CustomNode": {"type": "object", "required": ["id", "name", "type", "version", "language", "declaration", "created_at", "updated_at"],
+    "properties": {
+      "id": {"type": "string", "description": "The id of this version's row."},
+      "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+      "type": {"type": "string", "description": "The node type workflows use: custom.<name>."},
+      "version": {"type": "integer", "minimum": 1},
+      "language": {"type": "string", "enum": ["javascript", "python"]},
+      "declaration": {"type": "object", "description": "The validated node schema (display_name, description, category, fields, inputs, outputs, credential_types), as the palette shows it."},
+      "created_at": {"$ref": "#/components/schemas/Timestamp", "description": "When version 1 was uploaded."},
+      "updated_at": {"$ref": "#/components/schemas/Timestamp", "description": "When this version was uploaded."}}},
+  "CustomNodeDetail": {"allOf": [{"$ref": "#/components/schemas/CustomNode"},
+    {"type": "object", "required": ["source", "versions"], "properties": {
+      "source": {"type": "string"},
+      "versions": {"type": "array", "items": {"type": "object", "required": ["version", "created_at"], "properties": {
+        "version": {"type": "integer", "minimum": 1}, "created_at": {"$ref": "#/components/schemas/Timestamp"}}}}}}]},
+  "CustomNodeList": {"type": "object", "required": ["nodes"], "properties": {
+    "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/CustomNode"}}}},
   "PluginState": {"type": "string", "enum": ["loaded", "disabled", "incompatible", "rejected", "broken"]},
   "Plugin": {"type": "object", "required": ["name", "version", "description", "state", "node_types"], "properties": {
     "name": {"type": "string"}, "version": {"type": "string"}, "description": {"type": "string"},
@@ -501,6 +537,13 @@ constexpr std::string_view kOperations = R"json({
   "responses": {
     "204": {"description": "Deleted."},
     "404": {"$ref": "#/components/responses/NotFound"}}},
+"POST /api/code/validate": {"tag": "code", "operationId": "validateCode",
+  "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CodeValidateRequest"}}}},
+  "responses": {
+    "200": {"description": "The syntax check (Tree-sitter) of the code; nothing is run. ok false lists every problem with line and column.",
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CodeValidateResult"}}}},
+    "400": {"$ref": "#/components/responses/BadRequest"}}},
+
 "POST /api/credentials/resolve": {"tag": "credentials", "operationId": "resolveCredentialPlaceholders",
   "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowBody"}}}},
   "responses": {
@@ -633,8 +676,40 @@ constexpr std::string_view kOperations = R"json({
     "409": "invalid_state: the execution already finished."}},
 
 "GET /api/nodes": {"tag": "nodes", "operationId": "getPalette",
-  "responses": {"200": {"description": "Every node type of every loaded, enabled plugin.",
+  "responses": {"200": {"description": "Every node type of every loaded, enabled plugin, then the caller's custom nodes (plugin \"custom\", type custom.<name>, their latest versions).",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Palette"}}}}}},
+"POST /api/nodes/custom": {"tag": "nodes", "operationId": "createCustomNode",
+  "description": "The file is checked with Tree-sitter, then loaded once in the sandbox (no network, no host calls) to read its declaration, which is validated. The node runs only in the sandbox, and only for this account.",
+  "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CustomNodeBody"}}}},
+  "responses": {
+    "201": {"description": "Stored as version 1.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CustomNode"}}}},
+    "400": "invalid_custom_node: syntax errors (details.diagnostics with line and column), a file that fails to load (details.line/column), or a declaration problem (details.member names it); unknown_field; invalid_json.",
+    "409": "conflict: the account already has a custom node with that name (PUT uploads a new version).",
+    "503": "sandbox_unavailable: the sandbox cannot run on this server."}},
+"GET /api/nodes/custom": {"tag": "nodes", "operationId": "listCustomNodes",
+  "responses": {"200": {"description": "The caller's custom nodes by name, latest versions, without sources.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CustomNodeList"}}}}}},
+"GET /api/nodes/custom/:name": {"tag": "nodes", "operationId": "getCustomNode",
+  "parameters": [{"name": "version", "in": "query", "required": false,
+    "description": "A stored version; the latest when absent (400 invalid_argument when not a positive integer).",
+    "schema": {"type": "integer", "minimum": 1}}],
+  "responses": {
+    "200": {"description": "The version with its source, and every version's number.",
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CustomNodeDetail"}}}},
+    "400": "invalid_argument: version is not a positive integer.",
+    "404": {"$ref": "#/components/responses/NotFound"}}},
+"PUT /api/nodes/custom/:name": {"tag": "nodes", "operationId": "updateCustomNode",
+  "description": "Checked like an upload; the file must declare the same name. Earlier versions stay: workflows may pin one with data.type_version.",
+  "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CustomNodeBody"}}}},
+  "responses": {
+    "200": {"description": "Stored as the next version.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CustomNode"}}}},
+    "400": "invalid_custom_node (as for an upload, or the declared name differs), unknown_field, invalid_json.",
+    "404": {"$ref": "#/components/responses/NotFound"},
+    "503": "sandbox_unavailable: the sandbox cannot run on this server."}},
+"DELETE /api/nodes/custom/:name": {"tag": "nodes", "operationId": "deleteCustomNode",
+  "responses": {
+    "204": {"description": "Deleted, every version; workflows that use it no longer compile (unknown_node_type)."},
+    "404": {"$ref": "#/components/responses/NotFound"}}},
 
 "GET /api/admin/plugins": {"tag": "admin", "operationId": "listPlugins",
   "responses": {"200": {"description": "Every plugin the registry knows, with its state.",
@@ -739,7 +814,8 @@ constexpr std::string_view kTags = R"json([
   {"name": "credentials", "description": "Credentials for integrations: encrypted at rest, secrets write-only."},
   {"name": "workflows", "description": "Saved workflows (immutable versions) and compilation."},
   {"name": "executions", "description": "Running workflows, their state, logs and live events."},
-  {"name": "nodes", "description": "The node palette."},
+  {"name": "nodes", "description": "The node palette, and custom nodes (uploaded JavaScript/Python node types, run in the sandbox)."},
+  {"name": "code", "description": "User code (JavaScript, Python): validation without running it."},
   {"name": "admin", "description": "Administration (admin role; API keys need the admin scope)."},
   {"name": "webhooks", "description": "Public webhook entry points of workflows."}
 ])json";

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "host/core/call.hpp"
+#include "host/service/code.hpp"
 #include "host/http/rate_limit.hpp"
 
 namespace weft::api {
@@ -186,6 +187,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const app::Config& config, c
   s->credentials_ = std::move(*creds);
   ctx->credentials = s->credentials_.service;
   ctx->workflows->set_credentials(ctx->credentials);
+  // Custom nodes: the owners' uploaded node types, known to every compile and run of this host.
+  ctx->custom_nodes = service::attach_custom_nodes(h, s->credentials_.code);
   ctx->sse = std::make_shared<http::SseHub>(h.store(), h.executor().bus(), serve.sse);
   ctx->limiter = std::make_shared<http::RateLimiter>();
   ctx->timer = std::make_shared<http::TimerThread>();
@@ -196,6 +199,31 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const app::Config& config, c
   ctx->rate_limits = serve.http.rate_limits;
   ctx->version = WEFT_VERSION_STRING;
   s->ctx_ = ctx;
+
+  // The sandbox's counters (code nodes): pool hits, misses (cold starts) and kills.
+  if (auto code = s->credentials_.code) {
+    using Pick = uint64_t sandbox::PoolMetrics::*;
+    const std::pair<const char*, Pick> counters[] = {
+        {"warm_hit", &sandbox::PoolMetrics::warm_hits}, {"cold_start", &sandbox::PoolMetrics::cold_starts},
+        {"killed", &sandbox::PoolMetrics::kills},       {"timeout", &sandbox::PoolMetrics::timeouts},
+        {"failed", &sandbox::PoolMetrics::failures}};
+    std::weak_ptr<service::CodeRuntime> weak = code;
+    for (const auto& [name, field] : counters) {
+      Pick f = field;
+      ctx->metrics->gauge_fn("weft_sandbox_jobs", "Sandbox jobs by how they started or ended (counters)",
+                             {{"kind", name}}, [weak, f]() -> double {
+                               auto c = weak.lock();
+                               return c ? static_cast<double>(c->metrics().*f) : 0.0;
+                             });
+    }
+    ctx->metrics->gauge_fn("weft_sandbox_warm_ready", "Pre-started sandboxes waiting for a job", {},
+                           [weak]() -> double {
+                             auto c = weak.lock();
+                             if (!c) return 0.0;
+                             auto m = c->metrics();
+                             return static_cast<double>(m.warm_ready_javascript + m.warm_ready_python);
+                           });
+  }
 
   // Scrape-time gauges: executions by state (the queue depth is "queued"), plugin states.
   {

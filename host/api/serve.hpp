@@ -48,6 +48,8 @@ class ApiServer {
   const std::string& bootstrap_password() const { return bootstrap_password_; }
   // For the operator (e.g. "created a development master key at ..."); "" when nothing to say.
   const std::string& credentials_notice() const { return credentials_.notice; }
+  // User code: the sandbox behind code nodes (started at the first job or by warm_up()).
+  const std::shared_ptr<service::CodeRuntime>& code_runtime() const { return credentials_.code; }
   const service::CredentialStack& credentials() const { return credentials_; }
 
   // Graceful: stop accepting new work (503 draining), stop claiming, let running executions

@@ -101,6 +101,9 @@ Status apply_json(Config& c, const Json& j, const std::string& where) {
         if (!vv.is_string()) return Error("invalid_config", where + ": vault.key_file must be a path");
         c.vault_key_file = vv.as_string();
       }
+    } else if (k == "sandbox") {
+      if (!v.is_object()) return Error("invalid_config", where + ": \"sandbox\" must be an object");
+      c.sandbox = v;
     } else if (k == "outbound") {
       if (!v.is_object()) return Error("invalid_config", where + ": \"outbound\" must be an object");
       c.outbound = v;
@@ -171,6 +174,11 @@ Result<Config> Config::load(const std::string& path) {
       if (!a.empty()) allow.push_back(a);
     out.set("allow", std::move(allow));
     c.outbound = std::move(out);
+  }
+  if (const char* e = std::getenv("WEFT_SANDBOX_BWRAP"); e && *e) {
+    Json sb = c.sandbox.is_object() ? c.sandbox : Json::object();
+    sb.set("bwrap", std::string(e));
+    c.sandbox = std::move(sb);
   }
   struct IntEnv {
     const char* name;

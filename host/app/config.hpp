@@ -30,6 +30,9 @@ struct Config {
   // The "outbound" section (net::OutboundPolicy::from_json); WEFT_OUTBOUND_ALLOW adds
   // comma-separated allowlist entries.
   Json outbound = Json::object();
+  // The "sandbox" section (user code: isolation, warm pool, limits), read by
+  // service::sandbox_config_from_json; WEFT_SANDBOX_BWRAP overrides sandbox.bwrap.
+  Json sandbox = Json::object();
   bool production() const { return mode == "production"; }
   // Where the data lives (the SQLite database's directory; "" for PostgreSQL / in-memory). The
   // master key must not be inside it.

@@ -1,6 +1,25 @@
 #include "host/app/host.hpp"
 
+#include "host/codecheck/codecheck.hpp"
+
 namespace weft::app {
+
+namespace {
+
+// The compiler's code hook backed by Tree-sitter: a code field holds a function body.
+class TreeSitterValidator final : public compiler::CodeValidator {
+ public:
+  std::vector<Problem> validate(std::string_view language, std::string_view code) override {
+    std::vector<Problem> out;
+    if (language.empty()) return out;  // a code field without a language is only a string
+    CodeCheckResult r = check_code(language, code);
+    for (const auto& d : r.diagnostics) out.push_back(Problem{d.line, d.column, d.message});
+    if (r.truncated) out.push_back(Problem{0, 0, "more syntax errors follow"});
+    return out;
+  }
+};
+
+}  // namespace
 
 Host::~Host() {
   // Workers first (they use everything else), the registry last (it unloads plugin code).
@@ -31,6 +50,7 @@ Result<std::unique_ptr<Host>> Host::open(const Config& config) {
   Status st = h->registry_->attach_state_store(h->store_.get());
   if (!st.ok()) return st.error();
   h->compiler_ = std::make_unique<compiler::Compiler>(*h->registry_);
+  h->code_validator_ = std::make_unique<TreeSitterValidator>();
   h->bus_ = std::make_shared<executor::EventBus>();
   h->pool_ = std::make_shared<executor::ThreadPool>(config.node_threads);
   executor::ExecutorOptions eo;
@@ -75,6 +95,8 @@ Result<compiler::PlanPtr> Host::plan_for(const store::ExecutionRecord& exec) {
   if (auto cached = plans_.get(exec.workflow_id, exec.workflow_version)) return cached;
   compiler::CompileOptions co;
   co.credentials = credential_checker_;
+  co.code_validator = code_validator_.get();
+  co.owner_types = owner_types_;
   co.owner_id = exec.owner_id;
   co.workflow_id = exec.workflow_id;
   co.workflow_version = exec.workflow_version;

@@ -35,6 +35,13 @@ class Host {
   // workers start; `checker` must outlive the host.
   void set_node_services(std::shared_ptr<executor::NodeServices> services, compiler::CredentialChecker* checker);
   compiler::CredentialChecker* credential_checker() const { return credential_checker_; }
+  // The syntax checker for code fields (Tree-sitter, host/codecheck), used by every compile.
+  compiler::CodeValidator* code_validator() const { return code_validator_.get(); }
+  // Per-owner node types (custom nodes) for every compile; set before the workers start.
+  void set_owner_types(compiler::OwnerTypeLookup lookup) { owner_types_ = std::move(lookup); }
+  const compiler::OwnerTypeLookup& owner_types() const { return owner_types_; }
+  // Forgets every cached plan (e.g. after a custom node changed: plans pin the type they saw).
+  void clear_plans() { plans_.clear(); }
 
   // The plan of an execution's workflow version, compiled once and cached.
   Result<compiler::PlanPtr> plan_for(const store::ExecutionRecord& exec);
@@ -52,6 +59,8 @@ class Host {
   std::unique_ptr<executor::WorkerPool> workers_;
   std::shared_ptr<executor::NodeServices> services_;
   compiler::CredentialChecker* credential_checker_ = nullptr;
+  std::unique_ptr<compiler::CodeValidator> code_validator_;
+  compiler::OwnerTypeLookup owner_types_;
 };
 
 }  // namespace weft::app

@@ -18,7 +18,9 @@
 #include "host/core/call.hpp"
 #include "host/core/ids.hpp"
 #include "host/service/audit.hpp"
+#include "host/service/code.hpp"
 #include "host/service/credentials.hpp"
+#include "host/service/custom_nodes.hpp"
 #include "host/vault/vault.hpp"
 
 #ifndef WEFT_VERSION_STRING
@@ -127,6 +129,8 @@ weft::Result<std::unique_ptr<Host>> open_running_host(const Args& a) {
   if (!host.ok()) return host;
   auto creds = weft::service::attach_credentials(**host, /*create_dev_key=*/false);
   if (!creds.ok()) return creds.error();
+  // Custom nodes of the workflow's owner resolve in this process too (the host keeps the service).
+  (void)weft::service::attach_custom_nodes(**host, creds->code);
   return host;
 }
 
@@ -220,6 +224,7 @@ int cmd_validate(const Args& a) {
   }
   weft::compiler::CompileOptions co;
   co.workflow_id = "validate";
+  co.code_validator = (*host)->code_validator();
   auto r = (*host)->compiler().compile_text(text, co);
   print_diagnostics(r, a.json);
   if (!r.ok()) {
@@ -268,6 +273,7 @@ int cmd_run(const Args& a) {
   Host& host = **host_r;
   weft::compiler::CompileOptions co;
   co.workflow_id = workflow_id_for(a.positional[0]);
+  co.code_validator = host.code_validator();
   auto compiled = host.compiler().compile_text(text, co);
   if (!compiled.ok()) {
     print_diagnostics(compiled, a.json);
@@ -502,6 +508,21 @@ int cmd_serve(const Args& a) {
                s.host().registry().plugins().size(), static_cast<long long>(weft::monotonic_ms() - t0));
   if (!s.credentials_notice().empty())
     std::fprintf(stderr, "weft serve: %s\n", s.credentials_notice().c_str());
+  // Start the sandbox's warm interpreters now, so the first code node does not pay for them, and
+  // say which isolation layers this machine gives. Not fatal: code nodes then fail with
+  // sandbox_unavailable (retryable) and the rest of the server works.
+  if (const auto& code = s.code_runtime()) {
+    if (weft::Status st = code->warm_up(); st.ok()) {
+      weft::Json status = code->status();
+      const weft::Json& probe = status["probe"];
+      std::string why = probe["bwrap_detail"].as_string();
+      std::fprintf(stderr, "weft serve: sandbox for code nodes: %s%s%s\n", probe["mode"].as_string().c_str(),
+                   why.empty() ? "" : " (bubblewrap not used: ", why.empty() ? "" : (why + ")").c_str());
+    } else {
+      std::fprintf(stderr, "weft serve: WARNING: %s; code nodes will fail until this is fixed (docs/sandbox.md)\n",
+                   st.error().message.c_str());
+    }
+  }
   if (!s.bootstrap_email().empty()) {
     std::fprintf(stderr,
                  "weft serve: created the first administrator %s; its generated password is in %s (mode 0600)\n",
@@ -640,10 +661,15 @@ int cmd_users(const Args& a) {
 }
 
 // `weft keys rotate`: checks the key file against the database, adds a version (unless --resume),
-// then re-encrypts every credential under the newest version. Ctrl-C stops after the current batch;
-// --resume picks up from there. The old versions stay in the file: remove one only once no
-// credential uses it (the server refuses to start otherwise).
+// then re-encrypts every credential under the newest version. Running servers notice the changed
+// key file before their next seal, so new and edited secrets get the new version too. Ctrl-C stops
+// after the current batch; --resume picks up from there. The old versions stay in the file: remove
+// one only once a run reports 0 credentials below the new version (the server refuses to start
+// while rows still use a version the file lacks).
 int cmd_keys_rotate(const Args& a) {
+  // A server that sealed a secret just before the key file changed may still be writing it: a
+  // rotation that adds a version counts (and re-encrypts) again once this long has passed since.
+  constexpr int64_t kSettleMs = 2000;
   if (a.positional.size() != 1) return usage_error("keys rotate [--batch N] [--resume]");
   int64_t batch = 100;
   if (!a.batch.empty()) {
@@ -686,6 +712,7 @@ int cmd_keys_rotate(const Args& a) {
     print_error(st.error());
     return kExitSystem;
   }
+  int64_t added_at_ms = 0;
   if (!a.resume) {
     auto added = weft::vault::MasterKeyring::add_version(key_file);
     if (!added.ok()) {
@@ -700,21 +727,41 @@ int cmd_keys_rotate(const Args& a) {
       print_error(st.error());
       return kExitSystem;
     }
+    added_at_ms = weft::monotonic_ms();
     std::printf("added master key version %lld to %s\n", static_cast<long long>(*added), key_file.c_str());
-    std::printf(
-        "running servers pick it up when they first meet it; restart them to seal new secrets with it\n");
+    std::printf("running servers seal new and edited secrets with it from now on (no restart needed)\n");
   }
   std::printf("re-encrypting credentials under key version %lld, %lld per batch\n",
               static_cast<long long>(vault->keys().current_version()), static_cast<long long>(batch));
   std::fflush(stdout);
-  auto done = weft::vault::rotate_credentials(
-      *vault, *store, batch,
-      [](const weft::vault::RotateProgress& p) {
-        std::printf("  re-encrypted %lld (edited meanwhile, retried: %lld)\n",
-                    static_cast<long long>(p.rekeyed), static_cast<long long>(p.conflicts));
-        std::fflush(stdout);
-      },
-      &g_interrupted);
+  int64_t rekeyed_before = 0;
+  auto report = [&rekeyed_before](const weft::vault::RotateProgress& p) {
+    std::printf("  re-encrypted %lld (edited meanwhile, retried: %lld)\n",
+                static_cast<long long>(rekeyed_before + p.rekeyed), static_cast<long long>(p.conflicts));
+    std::fflush(stdout);
+  };
+  auto done = weft::vault::rotate_credentials(*vault, *store, batch, report, &g_interrupted);
+  if (done.ok() && added_at_ms > 0 && !done->stopped && done->remaining == 0) {
+    // Count again once in-flight writes sealed under the old version have landed.
+    while (!g_interrupted && weft::monotonic_ms() - added_at_ms < kSettleMs)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (g_interrupted) {
+      done->stopped = true;  // not counted again: a re-run decides
+    } else {
+      rekeyed_before = done->rekeyed;
+      auto again = weft::vault::rotate_credentials(*vault, *store, batch, report, &g_interrupted);
+      if (!again.ok()) {
+        done = again.take_error();
+      } else {
+        done->target_version = again->target_version;
+        done->rekeyed += again->rekeyed;
+        done->conflicts += again->conflicts;
+        done->rounds += again->rounds;
+        done->remaining = again->remaining;
+        done->stopped = again->stopped;
+      }
+    }
+  }
   if (!done.ok()) {
     print_error(done.error());
     std::fprintf(stderr, "weft: fix the credential named above, then run `weft keys rotate --resume`\n");
@@ -729,12 +776,19 @@ int cmd_keys_rotate(const Args& a) {
                                 {"remaining", done->remaining},
                                 {"stopped", done->stopped}});
   if (auto st = audit.record(entry); !st.ok()) print_error(st.error());
+  const long long target = static_cast<long long>(done->target_version);
   std::printf("done: %lld re-encrypted, %lld still below version %lld\n",
-              static_cast<long long>(done->rekeyed), static_cast<long long>(done->remaining),
-              static_cast<long long>(done->target_version));
+              static_cast<long long>(done->rekeyed), static_cast<long long>(done->remaining), target);
   if (done->remaining > 0) {
-    std::printf("run `weft keys rotate --resume` to continue\n");
+    std::printf("run `weft keys rotate --resume` to continue; keep every key line in %s until a run "
+                "reports 0 still below version %lld\n",
+                key_file.c_str(), target);
     return kExitFailed;
+  }
+  if (target > 1) {
+    std::printf("versions below %lld are no longer used: their lines may be removed from %s once a re-run of "
+                "`weft keys rotate --resume` also reports 0 still below version %lld (back them up first)\n",
+                target, key_file.c_str(), target);
   }
   return kExitOk;
 }

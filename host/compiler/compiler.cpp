@@ -232,6 +232,10 @@ class CompileJob {
       return cached;
     }
     auto type = registry_.find_node_type(name, version);
+    if (!type && options_.owner_types) {
+      type = options_.owner_types(options_.owner_id, name, version);
+      if (type) owner_types_.push_back(type);  // keeps it alive as long as the TypeSpec
+    }
     const TypeSpec* spec = nullptr;
     if (type) {
       // Share one TypeSpec per registered type (version 0 and its explicit number alike).
@@ -271,6 +275,8 @@ class CompileJob {
                      hint,
                  {node_id, field, ""}, details);
   }
+
+  std::vector<std::shared_ptr<const registry::NodeType>> owner_types_;
 
   const std::vector<std::shared_ptr<const registry::NodeType>>& all_types() {
     if (!all_types_loaded_) {
@@ -397,6 +403,8 @@ class CompileJob {
       check_code(rec);
     } else {
       rec.params_full = rec.params;
+      // The type is unknown, but a credential of someone else must still be refused at save.
+      check_credentials(rec);
     }
     compile_templates(rec);
   }
@@ -456,10 +464,12 @@ class CompileJob {
                          {id, "credentials." + name, ""});
             continue;
           }
-          check(cred.as_string(), rec.spec->credential_types, "credentials." + name, name);
+          static const std::vector<std::string> kAny;
+          check(cred.as_string(), rec.spec ? rec.spec->credential_types : kAny, "credentials." + name, name);
         }
       }
     }
+    if (!rec.spec) return;
     for (const auto& f : rec.spec->fields) {
       if (f.type != "credential") continue;
       const Json& v = rec.params_full[f.name];
@@ -505,9 +515,22 @@ class CompileJob {
         details = std::move(d.value());
         path = details["path"].as_string();
       }
-      // A credential placeholder is not an expression: check_credentials reports it.
-      if (const Json* v = json_path(rec.params_full, path); v && v->is_string() && is_credential_placeholder(v->as_string()))
+      // A credential placeholder is not an expression. In a credential field check_credentials
+      // reports it; anywhere else it would silently become part of a string, so it is an error.
+      if (const Json* v = json_path(rec.params_full, path); v && v->is_string() && is_credential_placeholder(v->as_string())) {
+        bool credential_field = false;
+        if (rec.spec)
+          for (const auto& f : rec.spec->fields)
+            credential_field = credential_field || (f.type == "credential" && f.name == path);
+        if (credential_field) continue;
+        Json d = Json::object();
+        d.set("placeholder", v->as_string());
+        diags_.error("credential_placeholder_misplaced",
+                     "parameter " + quoted(path) + ": credential placeholder " + quoted(v->as_string()) +
+                         " can only be used as the value of a credential field or under data.credentials",
+                     {rec.id, param_field(path), ""}, d);
         continue;
+      }
       // Template messages start with "at <path>: "; the diagnostic names the parameter instead.
       std::string message = e.message;
       std::string prefix = "at " + path + ": ";

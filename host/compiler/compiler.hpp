@@ -65,8 +65,16 @@ class CodeValidator {
   virtual std::vector<Problem> validate(std::string_view language, std::string_view code) = 0;
 };
 
+// Node types that exist only for one owner (custom nodes uploaded by a user, docs/custom-nodes.md):
+// the compiler asks this when the registry does not know a type. version 0 = the latest. Must be
+// thread-safe; returns null when the owner has no such type.
+using OwnerTypeLookup =
+    std::function<std::shared_ptr<const registry::NodeType>(const std::string& owner_id, const std::string& type_name,
+                                                            uint32_t version)>;
+
 struct CompileOptions {
   std::string owner_id;
+  OwnerTypeLookup owner_types;               // null = only the registry's types
   std::string workflow_id;
   int64_t workflow_version = 0;
   CredentialChecker* credentials = nullptr;  // null = credential references are not checked

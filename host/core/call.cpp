@@ -93,9 +93,22 @@ weft_status t_http_request(weft_call* call, weft_str req, weft_sink* out, weft_s
   }
 }
 
+weft_status t_sandbox_run(weft_call* call, weft_str req, weft_sink* out, weft_sink* err) noexcept {
+  if (!call) return WEFT_ERR_INVALID_INPUT;
+  try {
+    std::string o, e;
+    weft_status st = call->sandbox_run(from_weft_str(req), o, e);
+    write_sink(st == WEFT_OK ? out : err, st == WEFT_OK ? o : e);
+    return st;
+  } catch (...) {
+    return WEFT_ERR_INTERNAL;
+  }
+}
+
 const weft_host_api kHostApi = {
-    sizeof(weft_host_api), WEFT_ABI_VERSION, &t_log,           &t_emit_event, &t_is_cancelled,
+    sizeof(weft_host_api), WEFT_ABI_VERSION, &t_log,           &t_emit_event,     &t_is_cancelled,
     &t_deadline,           &t_now,           &t_idem,          &t_credential_get, &t_http_request,
+    &t_sandbox_run,
 };
 
 }  // namespace

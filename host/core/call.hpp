@@ -30,6 +30,11 @@ struct weft_call {
     out_error = R"({"code":"unsupported","message":"outbound HTTP is not available in this host"})";
     return WEFT_ERR_UNSUPPORTED;
   }
+  // ABI 1.1: user code in the sandbox.
+  virtual weft_status sandbox_run(std::string_view request_json, std::string& out_json, std::string& out_error) {
+    out_error = R"({"code":"sandbox_unavailable","message":"this host has no sandbox for user code"})";
+    return WEFT_ERR_UNSUPPORTED;
+  }
 };
 
 namespace weft {

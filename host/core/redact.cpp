@@ -668,6 +668,170 @@ void Redactor::add_basic_auth(std::string_view user, std::string_view password) 
   add_forms(std::move(forms));
 }
 
+namespace {
+
+std::string lower_ascii(std::string_view v) {
+  std::string out(v);
+  for (char& c : out) c = to_lower(c);
+  return out;
+}
+
+// RFC 3986 §5.2.4: "/a/./b/../c" is "/a/c" (what curl's URL parser does to a path).
+std::string remove_dot_segments(std::string_view in) {
+  std::string out;
+  auto drop_last = [&out] {
+    const size_t slash = out.rfind('/');
+    out.erase(slash == std::string::npos ? 0 : slash);
+  };
+  while (!in.empty()) {
+    if (starts_with(in, 0, "../")) {
+      in.remove_prefix(3);
+    } else if (starts_with(in, 0, "./")) {
+      in.remove_prefix(2);
+    } else if (starts_with(in, 0, "/./")) {
+      in.remove_prefix(2);  // leaves "/..."
+    } else if (in == "/.") {
+      in = "/";
+    } else if (starts_with(in, 0, "/../")) {
+      in.remove_prefix(3);
+      drop_last();
+    } else if (in == "/..") {
+      in = "/";
+      drop_last();
+    } else if (in == "." || in == "..") {
+      in = {};
+    } else {
+      const size_t end = in.find('/', in.front() == '/' ? 1 : 0);
+      const size_t n = end == std::string_view::npos ? in.size() : end;
+      out.append(in.substr(0, n));
+      in.remove_prefix(n);
+    }
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (is_digit(c)) return c - '0';
+  const char l = to_lower(c);
+  if (l >= 'a' && l <= 'f') return l - 'a' + 10;
+  return -1;
+}
+
+// %XX decoded ('+' stays: in a path it is a plus sign).
+std::string percent_decode(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (size_t k = 0; k < v.size(); ++k) {
+    if (v[k] == '%' && k + 2 < v.size()) {
+      const int hi = hex_value(v[k + 1]), lo = hex_value(v[k + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        k += 2;
+        continue;
+      }
+    }
+    out += v[k];
+  }
+  return out;
+}
+
+std::string escape_slashes(std::string_view v) {
+  std::string out;
+  out.reserve(v.size() + 8);
+  for (char c : v) {
+    if (c == '/') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// The forms of one part of a secret URL: as is, JSON-escaped (also with "\/"), percent-encoded.
+void add_url_part_forms(std::vector<std::string>& forms, std::string_view part) {
+  if (part.size() < Redactor::kMinUrlFragment) return;
+  forms.emplace_back(part);
+  std::string escaped = json_escape(part);
+  if (escaped.find('/') != std::string::npos) forms.push_back(escape_slashes(escaped));
+  forms.push_back(std::move(escaped));
+  forms.push_back(url_encode(part, false, kHexUpper));
+  forms.push_back(url_encode(part, false, kHexLower));
+}
+
+// The parts of a path + query that servers and clients show: path + query, the path after its
+// first segment, the last segment, the query and its values.
+void add_path_parts(std::vector<std::string>& forms, std::string_view path, std::string_view query) {
+  if (!query.empty()) {
+    std::string pq(path);
+    pq.append("?").append(query);
+    add_url_part_forms(forms, pq);
+  } else {
+    add_url_part_forms(forms, path);
+  }
+  std::string_view rest = path;
+  while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  const size_t first_end = rest.find('/');
+  if (first_end != std::string_view::npos) add_url_part_forms(forms, rest.substr(first_end + 1));
+  const size_t last = path.rfind('/');
+  add_url_part_forms(forms, last == std::string_view::npos ? path : path.substr(last + 1));
+  if (query.empty()) return;
+  add_url_part_forms(forms, query);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (eq != std::string_view::npos) add_url_part_forms(forms, pair.substr(eq + 1));
+    query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
+  }
+}
+
+}  // namespace
+
+void Redactor::add_secret_url(std::string_view url) {
+  if (url.empty()) return;
+  add_secret(url);
+  const size_t colon = url.find("://");
+  if (colon == std::string_view::npos || colon == 0) return;
+  for (size_t k = 0; k < colon; ++k)
+    if (!is_alnum(url[k]) && url[k] != '+' && url[k] != '-' && url[k] != '.') return;
+  const std::string scheme = lower_ascii(url.substr(0, colon));
+  const size_t auth_begin = colon + 3;
+  const size_t auth_end = std::min(url.size(), url.find_first_of("/?#", auth_begin));
+  std::string_view authority = url.substr(auth_begin, auth_end - auth_begin);
+  std::string_view rest = url.substr(auth_end);
+  rest = rest.substr(0, rest.find('#'));  // the fragment is never sent
+  const size_t q = rest.find('?');
+  const std::string_view path = rest.substr(0, q);
+  const std::string_view query = q == std::string_view::npos ? std::string_view() : rest.substr(q + 1);
+
+  std::vector<std::string> forms;
+  // The whole URL as a client reports it after normalising it, with and without a default port.
+  const size_t at = authority.rfind('@');
+  std::string host_port = lower_ascii(at == std::string_view::npos ? authority : authority.substr(at + 1));
+  const std::string userinfo(at == std::string_view::npos ? std::string_view() : authority.substr(0, at + 1));
+  const std::string norm_path = remove_dot_segments(path.empty() ? std::string_view("/") : path);
+  const std::string tail = norm_path + (q == std::string_view::npos ? "" : "?" + std::string(query));
+  std::vector<std::string> wholes;
+  wholes.push_back(scheme + "://" + userinfo + host_port + tail);
+  const std::string_view default_port = scheme == "http" ? ":80" : scheme == "https" ? ":443" : "";
+  if (!default_port.empty() && host_port.size() > default_port.size() &&
+      host_port.compare(host_port.size() - default_port.size(), default_port.size(), default_port) == 0) {
+    wholes.push_back(scheme + "://" + userinfo + host_port.substr(0, host_port.size() - default_port.size()) +
+                     tail);
+  }
+  for (const std::string& w : wholes) {
+    if (w != url) add_secret(w);
+  }
+  const std::string escaped_url = json_escape(url);
+  if (escaped_url.find('/') != std::string::npos) forms.push_back(escape_slashes(escaped_url));
+
+  // Its parts: as written, normalised, and percent-decoded.
+  add_path_parts(forms, path, query);
+  if (norm_path != path) add_path_parts(forms, norm_path, query);
+  const std::string decoded_path = percent_decode(norm_path);
+  const std::string decoded_query = percent_decode(query);
+  if (decoded_path != norm_path || decoded_query != query) add_path_parts(forms, decoded_path, decoded_query);
+  add_forms(std::move(forms));
+}
+
 bool Redactor::empty() const {
   auto values = snapshot();
   return !values || values->empty();

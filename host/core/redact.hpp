@@ -43,6 +43,18 @@ class Redactor {
   void add_secret(std::string_view value);
   // Registers basic-auth material: base64("user:password") as well as the password.
   void add_basic_auth(std::string_view user, std::string_view password);
+
+  // Parts of a secret URL shorter than this are not registered (a path segment such as "hooks"
+  // or a query such as "a=1" would mask common words everywhere).
+  static constexpr size_t kMinUrlFragment = 8;
+  // Registers a secret that is a URL (a webhook URL carries its token in the path or query): the
+  // whole URL (add_secret), the URL as an HTTP client normalises it (lower-case scheme and host,
+  // dot segments removed, no fragment, no default port), and the parts a server or client shows
+  // of it — path + query, the path after its first segment, the last path segment, the query
+  // and each query value — as written, normalised and percent-decoded, each with its
+  // JSON-escaped ("/" also as "\/") and percent-encoded forms. Parts shorter than
+  // kMinUrlFragment are left out. A value that is not an absolute URL is only add_secret'ed.
+  void add_secret_url(std::string_view url);
   bool empty() const;
 
   // Both layers.

@@ -46,9 +46,12 @@ Json make_error(std::string code, std::string message, Json details = Json()) {
 
 // Caps a value for logs/events: values whose JSON is larger than `max` become an explicit
 // truncation marker with a preview. Costs O(max), whatever the value's size.
-Json cap_value(const Json& v, size_t max) {
+// The preview is redacted before it is cut (the caller redacts the whole batch later, but a
+// secret cut in half by the preview would no longer match exactly).
+Json cap_value(const Json& v, size_t max, const Redactor* redactor = nullptr) {
   std::string text;
   if (v.dump_to(text, max)) return v;
+  if (redactor) text = redactor->redact(text);
   Json m = Json::object();
   m.set("$truncated", true);
   m.set("limit_bytes", static_cast<int64_t>(max));
@@ -121,7 +124,9 @@ class NodeCall final : public weft_call {
     }
     lines_ += (level >= 0 && level <= 3) ? names[level] : "log";
     lines_ += ": ";
-    lines_.append(message.substr(0, max_lines_ - std::min(max_lines_, lines_.size())));
+    // Redact before cutting: a secret cut in half at the cap would escape exact matching later.
+    const std::string redacted = redactor_ ? redactor_->redact(message) : std::string(message);
+    lines_.append(std::string_view(redacted).substr(0, max_lines_ - std::min(max_lines_, lines_.size())));
     lines_ += '\n';
   }
   weft_status emit_event(std::string_view type, std::string_view data_json) override {
@@ -146,6 +151,10 @@ class NodeCall final : public weft_call {
   weft_status http_request(std::string_view request_json, std::string& out_json, std::string& out_error) override {
     if (!services_) return weft_call::http_request(request_json, out_json, out_error);
     return services_->http_request(service_context(), request_json, out_json, out_error);
+  }
+  weft_status sandbox_run(std::string_view request_json, std::string& out_json, std::string& out_error) override {
+    if (!services_) return weft_call::sandbox_run(request_json, out_json, out_error);
+    return services_->sandbox_run(service_context(), request_json, out_json, out_error);
   }
   // Credentials and outbound HTTP for this attempt (both optional).
   void attach_services(NodeServices* services, const store::ExecutionRecord* exec, const PlanNode* node,
@@ -946,7 +955,7 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
     in.set("params", p.params);
     in.set("input", p.input);
     if (!p.resume.is_null()) in.set("resume", p.resume);
-    log.input = cap_value(in, ex_.options_.max_logged_bytes);
+    log.input = cap_value(in, ex_.options_.max_logged_bytes, &redactor_);
   }
   log.lines = std::move(a.lines);
   for (auto& [type, data] : a.events) {
@@ -954,7 +963,7 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
     d.set("node_id", n.id);
     d.set("scope", p.scope);
     d.set("type", type);
-    d.set("data", cap_value(data, ex_.options_.max_logged_bytes));
+    d.set("data", cap_value(data, ex_.options_.max_logged_bytes, &redactor_));
     add_event("node_event", std::move(d));
   }
 
@@ -986,7 +995,7 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
 
   if (a.status == WEFT_OK) {
     log.status = "succeeded";
-    if (keep) log.output = cap_value(out, ex_.options_.max_logged_bytes);
+    if (keep) log.output = cap_value(out, ex_.options_.max_logged_bytes, &redactor_);
     batch_.logs.push_back(std::move(log));
     if (p.loop_start) {
       Json d = Json::object();
@@ -1011,7 +1020,7 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
     Json handles = Json::array();
     for (const auto& m : out.as_object()) handles.push_back(m.first);
     d.set("handles", std::move(handles));
-    if (keep) d.set("output", cap_value(out, 8 * 1024));
+    if (keep) d.set("output", cap_value(out, 8 * 1024, &redactor_));
     add_event("node_complete", std::move(d));
     propagate(p.node, p.scope);
     return;
@@ -1025,7 +1034,7 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
       a.error = make_error("invalid_park", "node " + n.id + " asked to park without {\"wake_at_ms\"} or {\"request\"}").dump();
     } else {
       log.status = "parked";
-      log.output = cap_value(*parsed, ex_.options_.max_logged_bytes);
+      log.output = cap_value(*parsed, ex_.options_.max_logged_bytes, &redactor_);
       batch_.logs.push_back(std::move(log));
       act.state = ActState::Parked;
       act.park = *parsed;

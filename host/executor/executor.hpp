@@ -53,6 +53,13 @@ class NodeServices {
   // weft_host_api.http_request (host/net/outbound.hpp JSON, plus "credential": "<ref>").
   virtual weft_status http_request(const NodeServiceContext& ctx, std::string_view request_json,
                                    std::string& out_json, std::string& out_error) = 0;
+  // weft_host_api.sandbox_run (ABI 1.1): user code in the sandbox; its own host calls come back
+  // through credential_get/http_request with the same context. Default: no sandbox.
+  virtual weft_status sandbox_run(const NodeServiceContext& ctx, std::string_view request_json,
+                                  std::string& out_json, std::string& out_error) {
+    out_error = R"({"code":"sandbox_unavailable","message":"this host has no sandbox for user code"})";
+    return WEFT_ERR_UNSUPPORTED;
+  }
 };
 
 struct ExecutorOptions {

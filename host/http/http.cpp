@@ -26,6 +26,7 @@ constexpr CodeStatus kCodes[] = {
     {"invalid_credential", 400},
     {"unknown_credential_type", 400},
     {"credential_rejected", 400},
+    {"invalid_custom_node", 400},
     {"unauthorized", 401},
     {"invalid_credentials", 401},
     {"invalid_signature", 401},
@@ -47,6 +48,7 @@ constexpr CodeStatus kCodes[] = {
     {"unavailable", 503},
     {"draining", 503},
     {"vault_unavailable", 503},
+    {"sandbox_unavailable", 503},
     {"timeout", 504},
 };
 

@@ -8,6 +8,7 @@
 
 #include "host/core/call.hpp"
 #include "host/core/ids.hpp"
+#include "host/service/code.hpp"
 
 namespace weft::service {
 
@@ -291,7 +292,9 @@ Result<Json> CredentialService::create(const std::string& owner, const Json& bod
   auto sealed = vault_->seal_fields(owner, r.id, split->secrets);
   if (!sealed.ok()) return sealed.error();
   r.secrets = std::move(*sealed);
-  r.key_version = vault_->keys().current_version();
+  // The version the fields were sealed with (a rotation may have moved the current one since).
+  r.key_version = vault::Vault::lowest_version(r.secrets);
+  if (r.key_version == 0) r.key_version = vault_->keys().current_version();
   r.created_at_ms = r.updated_at_ms = wall_ms();
   auto created = store_->create_credential(r);
   if (!created.ok()) {
@@ -343,7 +346,8 @@ Result<Json> CredentialService::update(const std::string& owner, const std::stri
       if (!sealed_new.ok()) return sealed_new.error();
       // Unchanged secrets keep their ciphertexts (bound to this id, owner and field already).
       Json merged = Json::object();
-      int64_t min_version = vault_->keys().current_version();
+      int64_t min_version = vault::Vault::lowest_version(*sealed_new);
+      if (min_version == 0) min_version = vault_->keys().current_version();
       for (const auto& [n, v] : existing->secrets.as_object()) {
         if (split->secrets.contains(n) || contains(split->cleared, n)) continue;
         merged.set(n, v);
@@ -598,13 +602,40 @@ AuditEntry audit_for(const executor::NodeServiceContext& ctx, const char* action
   return e;
 }
 
-// Registers every secret of an opened credential with the run's redactor.
-void register_secrets(const executor::NodeServiceContext& ctx, const Json& opened) {
+bool starts_with_http(const std::string& v) {
+  const std::string l = lower(v.substr(0, 8));
+  return l.rfind("http://", 0) == 0 || l.rfind("https://", 0) == 0;
+}
+
+// Registers every secret of an opened credential with the run's redactor. A URL-valued secret
+// (a field of type "url", or any value that is an http(s) URL) carries its token in the path or
+// query, which servers echo and clients report on their own: its parts are registered too.
+void register_secrets(const executor::NodeServiceContext& ctx, const registry::Registry& registry,
+                      const Json& opened) {
   if (!ctx.redactor) return;
+  auto type = registry.find_credential_type(opened["type"].as_string());
   for (const Json& n : opened["secret_fields"].as_array()) {
     const Json& v = opened["fields"][n.as_string()];
-    if (v.is_string()) ctx.redactor->add_secret(v.as_string());
+    if (!v.is_string()) continue;
+    const Json* def = type ? field_def(type->definition, n.as_string()) : nullptr;
+    const bool url = (def && (*def)["type"].as_string() == "url") || starts_with_http(v.as_string());
+    if (url) {
+      ctx.redactor->add_secret_url(v.as_string());
+    } else {
+      ctx.redactor->add_secret(v.as_string());
+    }
   }
+}
+
+// Writes an access to the audit trail before the secret is released: an access that cannot be
+// recorded does not happen. Empty = recorded; otherwise the node's error.
+std::string record_access(const std::shared_ptr<AuditLog>& audit, const AuditEntry& e, const Redactor* redactor) {
+  if (!audit) return error_json("audit_unavailable", "credential access cannot be audited: no audit trail is configured");
+  Status st = audit->record(e, redactor);
+  if (st.ok()) return "";
+  return error_json("audit_unavailable",
+                    "credential access was not granted because the audit trail could not be written (" +
+                        st.error().code + "); try again");
 }
 
 }  // namespace
@@ -638,12 +669,16 @@ weft_status CredentialRuntime::credential_get(const executor::NodeServiceContext
            : opened.error().code == "credential_wrong_type" ? WEFT_ERR_DENIED
                                                               : WEFT_ERR_FAILED;
   }
-  register_secrets(ctx, *opened);
+  // Masked from here on, whatever happens next.
+  register_secrets(ctx, credentials_->registry(), *opened);
   AuditEntry e = audit_for(ctx, "credential.access");
   e.details.set("credential_id", id);
   e.details.set("name", (*opened)["name"]);
   e.details.set("type", (*opened)["type"]);
-  if (credentials_->audit()) (void)credentials_->audit()->record(e, ctx.redactor);
+  if (std::string err = record_access(credentials_->audit(), e, ctx.redactor); !err.empty()) {
+    out_error = std::move(err);
+    return WEFT_ERR_FAILED;  // retryable: the trail may be writable again
+  }
   Json out = Json::object();
   out.set("id", id);
   out.set("name", (*opened)["name"]);
@@ -734,7 +769,11 @@ weft_status CredentialRuntime::http_request(const executor::NodeServiceContext& 
     e.details.set("type", opened["type"]);
     e.details.set("apply", kind);
     e.details.set("host", kind == "url" ? std::string("[credential URL]") : url_host(req->url));
-    if (credentials_->audit()) (void)credentials_->audit()->record(e, ctx.redactor);
+    // Recorded before the request carrying the secret leaves.
+    if (std::string err = record_access(credentials_->audit(), e, ctx.redactor); !err.empty()) {
+      out_error = std::move(err);
+      return WEFT_ERR_FAILED;
+    }
   }
   // The node's deadline bounds the request too.
   if (ctx.deadline_monotonic_ms > 0) {
@@ -821,7 +860,11 @@ Result<CredentialStack> attach_credentials(app::Host& host, bool create_dev_key)
   }
   st.service = std::make_shared<CredentialService>(host.store(), host.registry(), st.vault, st.audit);
   st.runtime = std::make_shared<CredentialRuntime>(st.service, st.http);
-  host.set_node_services(st.runtime, st.service.get());
+  // User code (sandbox_run) wraps the credential runtime: the code's own host calls go through it.
+  auto sandbox_cfg = sandbox_config_from_json(cfg.sandbox, app::executable_dir());
+  if (!sandbox_cfg.ok()) return sandbox_cfg.error();
+  st.code = std::make_shared<CodeRuntime>(st.runtime, std::move(*sandbox_cfg));
+  host.set_node_services(st.code, st.service.get());
   return st;
 }
 

@@ -98,12 +98,15 @@ class CredentialRuntime : public executor::NodeServices {
 
 // Everything credentials need, opened from the host's configuration (mode, vault.key_file,
 // outbound) by attach_credentials.
+class CodeRuntime;
+
 struct CredentialStack {
   std::shared_ptr<vault::Vault> vault;          // null: no key (credential routes answer vault_unavailable)
   std::shared_ptr<net::OutboundHttp> http;
   std::shared_ptr<AuditLog> audit;
   std::shared_ptr<CredentialService> service;
   std::shared_ptr<CredentialRuntime> runtime;
+  std::shared_ptr<CodeRuntime> code;            // the node services installed: runtime + the sandbox
   std::string notice;                           // for the operator, e.g. where a development key was created
 };
 

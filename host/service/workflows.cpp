@@ -95,6 +95,8 @@ compiler::CompileResult WorkflowService::compile(const std::string& owner, const
   co.workflow_id = workflow_id;
   co.workflow_version = version;
   co.credentials = credentials_.get();
+  co.code_validator = host_.code_validator();
+  co.owner_types = host_.owner_types();
   if (!credentials_) {
     if (resolved) *resolved = definition;
     return host_.compiler().compile(definition, co);

@@ -448,6 +448,33 @@ Result<std::vector<AuditRecord>> PluginStore::list_audit(const AuditFilter& f) {
   return decode_list<AuditRecord>(call(op::kListAudit, to_json(f)), "entries");
 }
 
+// ---- custom nodes ------------------------------------------------------------------------------
+
+Result<CustomNodeRecord> PluginStore::create_custom_node(const CustomNodeRecord& n, bool new_name) {
+  return decode<CustomNodeRecord>(
+      call(op::kCreateCustomNode, object_of({{"node", to_json(n)}, {"new_name", new_name}})), "node");
+}
+
+Result<CustomNodeRecord> PluginStore::get_custom_node(const std::string& owner_id, const std::string& name,
+                                                      int64_t version) {
+  return decode<CustomNodeRecord>(
+      call(op::kGetCustomNode, object_of({{"owner_id", owner_id}, {"name", name}, {"version", version}})), "node");
+}
+
+Result<std::vector<CustomNodeRecord>> PluginStore::list_custom_nodes(const std::string& owner_id) {
+  return decode_list<CustomNodeRecord>(call(op::kListCustomNodes, object_of({{"owner_id", owner_id}})), "nodes");
+}
+
+Result<std::vector<CustomNodeRecord>> PluginStore::list_custom_node_versions(const std::string& owner_id,
+                                                                             const std::string& name) {
+  return decode_list<CustomNodeRecord>(
+      call(op::kListCustomNodeVersions, object_of({{"owner_id", owner_id}, {"name", name}})), "nodes");
+}
+
+Status PluginStore::delete_custom_node(const std::string& owner_id, const std::string& name) {
+  return as_status(call(op::kDeleteCustomNode, object_of({{"owner_id", owner_id}, {"name", name}})));
+}
+
 // ---- metrics -----------------------------------------------------------------------------------
 
 Result<std::map<std::string, int64_t>> PluginStore::count_executions_by_status() {

@@ -97,6 +97,13 @@ class PluginStore final : public Store {
   Result<std::vector<VaultKeyCheck>> vault_key_checks() override;
   Result<std::vector<AuditRecord>> append_audit(const std::vector<AuditRecord>& entries) override;
   Result<std::vector<AuditRecord>> list_audit(const AuditFilter& f) override;
+  Result<CustomNodeRecord> create_custom_node(const CustomNodeRecord& n, bool new_name) override;
+  Result<CustomNodeRecord> get_custom_node(const std::string& owner_id, const std::string& name,
+                                           int64_t version) override;
+  Result<std::vector<CustomNodeRecord>> list_custom_nodes(const std::string& owner_id) override;
+  Result<std::vector<CustomNodeRecord>> list_custom_node_versions(const std::string& owner_id,
+                                                                  const std::string& name) override;
+  Status delete_custom_node(const std::string& owner_id, const std::string& name) override;
   Result<std::map<std::string, int64_t>> count_executions_by_status() override;
 
   // Runs one raw operation (what every method above does). Exposed for tools and tests.

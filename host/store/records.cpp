@@ -799,6 +799,36 @@ Status from_json(const Json& j, AuditFilter& out) {
   return r.result();
 }
 
+// ---- CustomNodeRecord --------------------------------------------------------------------------
+
+Json to_json(const CustomNodeRecord& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("owner_id", v.owner_id);
+  j.set("name", v.name);
+  j.set("version", v.version);
+  j.set("language", v.language);
+  j.set("source", v.source);
+  j.set("declaration", v.declaration);
+  j.set("created_at_ms", v.created_at_ms);
+  j.set("updated_at_ms", v.updated_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, CustomNodeRecord& out) {
+  Reader r(j, "custom node record");
+  r.str("id", out.id);
+  r.str("owner_id", out.owner_id);
+  r.str("name", out.name);
+  r.i64("version", out.version);
+  r.str("language", out.language);
+  r.str("source", out.source);
+  r.json("declaration", out.declaration);
+  r.i64("created_at_ms", out.created_at_ms);
+  r.i64("updated_at_ms", out.updated_at_ms);
+  return r.result();
+}
+
 // ---- sealed credential secrets -----------------------------------------------------------------
 
 Result<int64_t> sealed_secrets_min_version(const Json& secrets) {

@@ -78,6 +78,12 @@ inline constexpr std::string_view kPutVaultKeyCheck = "put_vault_key_check";
 inline constexpr std::string_view kVaultKeyChecks = "vault_key_checks";
 inline constexpr std::string_view kAppendAudit = "append_audit";
 inline constexpr std::string_view kListAudit = "list_audit";
+// Schema v7: custom nodes.
+inline constexpr std::string_view kCreateCustomNode = "create_custom_node";
+inline constexpr std::string_view kGetCustomNode = "get_custom_node";
+inline constexpr std::string_view kListCustomNodes = "list_custom_nodes";
+inline constexpr std::string_view kListCustomNodeVersions = "list_custom_node_versions";
+inline constexpr std::string_view kDeleteCustomNode = "delete_custom_node";
 }  // namespace op
 
 // Parse limits for JSON crossing the storage boundary. Stored documents were validated when they
@@ -108,6 +114,7 @@ Json to_json(const CredentialUpdate& v);
 Json to_json(const VaultKeyCheck& v);
 Json to_json(const AuditRecord& v);
 Json to_json(const AuditFilter& v);
+Json to_json(const CustomNodeRecord& v);
 
 Status from_json(const Json& j, Lease& out);
 Status from_json(const Json& j, WorkflowRecord& out);
@@ -132,6 +139,7 @@ Status from_json(const Json& j, CredentialUpdate& out);
 Status from_json(const Json& j, VaultKeyCheck& out);
 Status from_json(const Json& j, AuditRecord& out);
 Status from_json(const Json& j, AuditFilter& out);
+Status from_json(const Json& j, CustomNodeRecord& out);
 
 // Decodes an array of records (e.g. the "executions" member of a list result).
 template <typename T>

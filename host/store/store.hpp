@@ -308,6 +308,22 @@ struct AuditFilter {
   int64_t limit = 100;
 };
 
+// ---- custom nodes (schema v7) ------------------------------------------------------------------
+
+// One version of a custom node a user uploaded (host/service/custom_nodes.hpp). Versions are
+// immutable: an update is a new row with the next version number of (owner, name).
+struct CustomNodeRecord {
+  std::string id;                // one id per version row; "" = the store generates it
+  std::string owner_id;
+  std::string name;              // [a-z][a-z0-9_]{0,62}; the node type is "custom.<name>"
+  int64_t version = 0;           // 1, 2, ... per (owner, name): assigned by the store
+  std::string language;          // "javascript" | "python"
+  std::string source;            // the uploaded file ("" in listings, which leave it out)
+  Json declaration;              // the validated node schema (host form, docs/plugin-abi.md)
+  int64_t created_at_ms = 0;     // when version 1 of this name was stored
+  int64_t updated_at_ms = 0;     // when this version was stored
+};
+
 class Store : public registry::PluginStateStore {
  public:
   ~Store() override = default;
@@ -440,6 +456,24 @@ class Store : public registry::PluginStateStore {
   // with seq, prev_hash and hash filled in.
   virtual Result<std::vector<AuditRecord>> append_audit(const std::vector<AuditRecord>& entries) = 0;
   virtual Result<std::vector<AuditRecord>> list_audit(const AuditFilter& f) = 0;
+
+  // ---- custom nodes (schema v7) ----
+  // Stores the next version of (owner, name): version = the highest + 1 (1 for a new name),
+  // allocated atomically (concurrent creates get distinct versions). new_name: the name must not
+  // exist yet ("conflict" otherwise); !new_name: it must ("not_found" otherwise). id, version and
+  // the times are the store's (created_at_ms carries over from the previous version).
+  virtual Result<CustomNodeRecord> create_custom_node(const CustomNodeRecord& n, bool new_name) = 0;
+  // version 0 = the latest. not_found for another owner's or an unknown name/version.
+  virtual Result<CustomNodeRecord> get_custom_node(const std::string& owner_id, const std::string& name,
+                                                   int64_t version) = 0;
+  // The latest version of each of the owner's custom nodes, ordered by name, without `source`.
+  virtual Result<std::vector<CustomNodeRecord>> list_custom_nodes(const std::string& owner_id) = 0;
+  // Every version of one custom node, ascending, without `source` and `declaration`; not_found
+  // when the owner has no such name.
+  virtual Result<std::vector<CustomNodeRecord>> list_custom_node_versions(const std::string& owner_id,
+                                                                          const std::string& name) = 0;
+  // Deletes every version of the name; not_found when the owner has none.
+  virtual Status delete_custom_node(const std::string& owner_id, const std::string& name) = 0;
 
   // ---- metrics ----
   // Number of executions per status name ("queued", "running", ...), over all owners.

@@ -95,8 +95,10 @@ bool path_within(const fs::path& inner, const fs::path& outer) {
 }
 
 // Reads the key file into secure memory after checking what it is: a regular file (symlinks are
-// followed) with no group/other permission bits, outside data_dir.
-Result<std::unique_ptr<SecretBuffer>> read_key_file(const std::string& path, const std::string& data_dir) {
+// followed) owned by the effective user, with no group/other permission bits, outside data_dir.
+// `info` (optional) receives the file's fstat, which identifies the version of the file read.
+Result<std::unique_ptr<SecretBuffer>> read_key_file(const std::string& path, const std::string& data_dir,
+                                                    struct stat* info = nullptr) {
   if (path.empty()) return Error("vault_key_missing", "no master key file is configured");
   FileCloser f;
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -115,6 +117,13 @@ Result<std::unique_ptr<SecretBuffer>> read_key_file(const std::string& path, con
   if ((st.st_mode & 077) != 0) {
     return Error("vault_key_invalid", "master key file " + path + " has mode " + mode_text(st.st_mode) +
                                           ": it must be accessible by its owner only (chmod 600)");
+  }
+  // Another account's file (even one we may read, e.g. as root) could be swapped for a key of
+  // its owner's choosing: the key file belongs to the account that runs Weft.
+  if (st.st_uid != ::geteuid()) {
+    return Error("vault_key_invalid", "master key file " + path + " is owned by uid " +
+                                          std::to_string(st.st_uid) + ", not by the user running weft (uid " +
+                                          std::to_string(::geteuid()) + "): chown it");
   }
   if (!data_dir.empty()) {
     std::error_code ec;
@@ -145,6 +154,7 @@ Result<std::unique_ptr<SecretBuffer>> read_key_file(const std::string& path, con
     got += static_cast<size_t>(n);
   }
   buf->set_size(got);
+  if (info) *info = st;
   return buf;
 }
 
@@ -304,7 +314,8 @@ Result<MasterKeyring::KeyMap> MasterKeyring::parse(const std::string& path, std:
 Result<std::unique_ptr<MasterKeyring>> MasterKeyring::load(const std::string& path,
                                                            const std::string& data_dir) {
   if (!sodium_ready()) return sodium_unavailable();
-  auto text = read_key_file(path, data_dir);
+  struct stat info {};
+  auto text = read_key_file(path, data_dir, &info);
   if (!text.ok()) return text.take_error();
   auto keys = parse(path, (*text)->view());
   if (!keys.ok()) return keys.take_error();
@@ -312,6 +323,7 @@ Result<std::unique_ptr<MasterKeyring>> MasterKeyring::load(const std::string& pa
   ring->path_ = path;
   ring->data_dir_ = data_dir;
   ring->keys_ = std::move(keys).value();
+  ring->stamp_ = stamp_of(info);
   return ring;
 }
 
@@ -395,8 +407,19 @@ Result<int64_t> MasterKeyring::add_version(const std::string& path) {
   return version;
 }
 
+MasterKeyring::FileStamp MasterKeyring::stamp_of(const struct stat& st) {
+  FileStamp f;
+  f.dev = static_cast<uint64_t>(st.st_dev);
+  f.ino = static_cast<uint64_t>(st.st_ino);
+  f.size = static_cast<int64_t>(st.st_size);
+  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  f.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  return f;
+}
+
 Status MasterKeyring::reload() {
-  auto text = read_key_file(path_, data_dir_);
+  struct stat info {};
+  auto text = read_key_file(path_, data_dir_, &info);
   if (!text.ok()) return text.take_error();
   auto fresh = parse(path_, (*text)->view());
   if (!fresh.ok()) return fresh.take_error();
@@ -410,7 +433,22 @@ Status MasterKeyring::reload() {
     }
   }
   for (auto& [version, key] : *fresh) keys_.emplace(version, std::move(key));  // keeps loaded ones
+  stamp_ = stamp_of(info);
   return {};
+}
+
+Status MasterKeyring::reload_if_changed() {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return Error("vault_key_missing", "master key file " + path_ + " does not exist");
+    return Error("vault_io", "cannot stat master key file " + path_ + ": " + errno_text(err));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stamp_of(st) == stamp_) return {};
+  }
+  return reload();
 }
 
 int64_t MasterKeyring::current_version() const {
@@ -497,6 +535,9 @@ Status Vault::verify() {
   for (int64_t version : keys_->versions()) {
     auto it = stored.find(version);
     if (it == stored.end()) {
+      // No check value yet. If credentials already use this version (check rows lost, a restored
+      // database), the loaded key must open one of them before it becomes the reference.
+      if (Status used = key_opens_credentials(version); !used.ok()) return used;
       auto sealed = keys_->seal(version, kCheckText, check_ad(version));
       if (!sealed.ok()) return sealed.take_error();
       store::VaultKeyCheck check;
@@ -547,6 +588,42 @@ Status Vault::verify() {
   return {};
 }
 
+Status Vault::key_opens_credentials(int64_t version) {
+  auto range = store_->credential_key_version_range();
+  if (!range.ok()) return range.take_error();
+  const auto [highest, lowest] = *range;
+  // Fields sealed with `version` can only be in rows whose key_version (their lowest field
+  // version) is at most `version`, and only when some row reaches it.
+  if (highest < version || lowest > version) return {};
+  constexpr int kMaxTried = 5;  // credentials tried (one field each); one that opens settles it
+  int tried = 0;
+  std::string after;
+  while (tried < kMaxTried) {
+    auto page = store_->list_credentials_to_rekey(version + 1, after, 200);
+    if (!page.ok()) return page.take_error();
+    if (page->empty()) break;
+    for (const auto& c : *page) {
+      after = c.id;
+      if (tried >= kMaxTried) break;
+      if (has_nul(c.owner_id) || has_nul(c.id)) continue;
+      for (const auto& [field, value] : c.secrets.as_object()) {
+        const Json* v = value.find("v");
+        const Json* text = value.find("c");
+        if (!v || !v->is_int() || v->as_int() != version || !text || !text->is_string() || has_nul(field))
+          continue;
+        auto raw = unb64url(text->as_string());
+        if (raw && keys_->open(version, *raw, field_ad(c.owner_id, c.id, field, version)).ok()) return {};
+        ++tried;  // one field per credential: a single damaged row does not decide alone
+        break;
+      }
+    }
+  }
+  if (tried == 0) return {};  // no field actually sealed with this version
+  return Error("vault_key_wrong", "master key version " + std::to_string(version) + " in " + keys_->path() +
+                                      " does not open the credentials sealed with that version (and the "
+                                      "database has no check value for it): wrong or edited key file?");
+}
+
 int64_t Vault::lowest_version(const Json& sealed) {
   int64_t lowest = 0;
   for (const auto& [field, value] : sealed.as_object()) {
@@ -565,6 +642,9 @@ Result<Json> Vault::seal_fields(const std::string& owner_id, const std::string& 
   if (credential_id.empty() || has_nul(owner_id) || has_nul(credential_id)) {
     return Error("invalid_argument", "a credential to seal needs an id, and ids may not contain NUL");
   }
+  // `weft keys rotate` may have added a version since: seal with the newest one in the file, never
+  // with one the rotation is moving rows away from. A failed reload keeps the loaded keys.
+  (void)keys_->reload_if_changed();
   const int64_t version = keys_->current_version();
   Json out = Json::object();
   for (const auto& [field, value] : secrets.as_object()) {
@@ -659,6 +739,7 @@ Result<RotateProgress> rotate_credentials(Vault& vault, store::Store& store, int
                  "rotation batch size must be from 1 to 1000, got " + std::to_string(batch));
   }
   RotateProgress p;
+  (void)vault.keys().reload_if_changed();  // a failed reload keeps the loaded keys
   p.target_version = vault.keys().current_version();
   if (p.target_version < 1) return Error("vault_key_missing", "the keyring holds no key");
   while (p.rounds < kMaxRotateRounds && !p.stopped) {
@@ -699,7 +780,12 @@ Result<RotateProgress> rotate_credentials(Vault& vault, store::Store& store, int
         break;
       }
     }
-    if (round_conflicts == 0) break;
+    if (p.stopped || round_conflicts > 0) continue;
+    // A clean pass; rows can still be below the target when they were written under an older
+    // version meanwhile (behind this pass's cursor). Count them, and go round again if any.
+    auto left = count_below(store, p.target_version);
+    if (!left.ok()) return left.take_error();
+    if (*left == 0) break;
   }
   auto remaining = count_below(store, p.target_version);
   if (!remaining.ok()) return remaining.take_error();

@@ -292,6 +292,25 @@ std::vector<Migration> all_migrations(Dialect d) {
            "CREATE INDEX audit_log_by_user ON audit_log (user_id, ts)",
            "CREATE INDEX audit_log_by_workflow ON audit_log (workflow_id, seq)",
        }},
+      {7,
+       "custom_nodes",
+       {
+           // One row per version of a user's custom node (host/service/custom_nodes.hpp); versions
+           // are immutable and numbered 1, 2, ... per (owner, name) by create_custom_node. The
+           // declaration is the validated node schema (JSON); source is the uploaded file. Names are
+           // [a-z0-9_] only, compared and ordered bytewise in both dialects.
+           "CREATE TABLE custom_nodes ("
+           " id TEXT NOT NULL PRIMARY KEY,"
+           " owner_id TEXT NOT NULL DEFAULT '',"
+           " name TEXT" + bytewise + " NOT NULL,"
+           " version BIGINT NOT NULL,"
+           " language TEXT NOT NULL,"
+           " source TEXT NOT NULL,"
+           " declaration TEXT NOT NULL,"
+           " created_at BIGINT NOT NULL,"
+           " updated_at BIGINT NOT NULL)",
+           "CREATE UNIQUE INDEX custom_nodes_owner_name_version ON custom_nodes (owner_id, name, version)",
+       }},
   };
 }
 

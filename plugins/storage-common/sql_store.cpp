@@ -462,6 +462,11 @@ const SqlStore::OpEntry SqlStore::kOps[] = {
     {store::op::kVaultKeyChecks, Access::Read, &SqlStore::vault_key_checks},
     {store::op::kAppendAudit, Access::Write, &SqlStore::append_audit},
     {store::op::kListAudit, Access::Read, &SqlStore::list_audit},
+    {store::op::kCreateCustomNode, Access::Write, &SqlStore::create_custom_node},
+    {store::op::kGetCustomNode, Access::Read, &SqlStore::get_custom_node},
+    {store::op::kListCustomNodes, Access::Read, &SqlStore::list_custom_nodes},
+    {store::op::kListCustomNodeVersions, Access::Read, &SqlStore::list_custom_node_versions},
+    {store::op::kDeleteCustomNode, Access::Write, &SqlStore::delete_custom_node},
 };
 
 Error SqlStore::db_error(std::string_view op, ErrorKind kind, const std::string& message) const {
@@ -2366,6 +2371,170 @@ Result<Json> SqlStore::list_audit(Ctx& c, const Json& a) {
   st.sql(" ORDER BY seq LIMIT :l").use(page_limit(f.limit));
   row.bind(st);
   return object_of({{"entries", store::to_json_array(fetch_rows(st, row))}});
+}
+
+// ---- schema v7: custom nodes --------------------------------------------------------------------
+
+namespace {
+
+// Listings leave the (large) source out: its column is replaced by an empty string.
+constexpr const char* kCustomNodeColumns =
+    "id, owner_id, name, version, language, source, declaration, created_at, updated_at";
+constexpr const char* kCustomNodeListColumns =
+    "id, owner_id, name, version, language, '', declaration, created_at, updated_at";
+constexpr const char* kCustomNodeVersionColumns =
+    "id, owner_id, name, version, language, '', 'null', created_at, updated_at";
+
+struct CustomNodeRow {
+  store::CustomNodeRecord r;
+  std::string declaration;
+  long long version = 0, created_at = 0, updated_at = 0;
+
+  void bind(Stmt& st) {
+    st.into(r.id).into(r.owner_id).into(r.name).into(version).into(r.language).into(r.source);
+    st.into(declaration).into(created_at).into(updated_at);
+  }
+  Result<store::CustomNodeRecord> record() const {
+    auto d = parse_stored(declaration, "custom node '" + r.name + "' declaration");
+    if (!d.ok()) return d.take_error();
+    store::CustomNodeRecord out = r;
+    out.declaration = std::move(d).value();
+    out.version = version;
+    out.created_at_ms = created_at;
+    out.updated_at_ms = updated_at;
+    return out;
+  }
+};
+
+Error custom_node_not_found(const std::string& name, long long version = 0) {
+  return Error("not_found", "custom node '" + name + "'" +
+                                (version > 0 ? " version " + std::to_string(version) : std::string()) +
+                                " not found");
+}
+
+Result<Json> custom_nodes_json(std::vector<Result<store::CustomNodeRecord>> rows) {
+  Json::Array list;
+  list.reserve(rows.size());
+  for (auto& rec : rows) {
+    if (!rec.ok()) return rec.take_error();
+    list.push_back(store::to_json(*rec));
+  }
+  return object_of({{"nodes", Json(std::move(list))}});
+}
+
+}  // namespace
+
+Result<Json> SqlStore::create_custom_node(Ctx& c, const Json& a) {
+  Args args(a);
+  auto n = args.record<store::CustomNodeRecord>("node");
+  const bool new_name = args.boolean("new_name");
+  if (!args.ok()) return args.error("create_custom_node");
+  if (n.name.empty()) return Error("invalid_argument", "create_custom_node: the name is required");
+  if (n.language.empty()) return Error("invalid_argument", "create_custom_node: the language is required");
+  if (n.declaration.is_null()) n.declaration = Json::object();
+  const std::string declaration = store::to_json_text(n.declaration);
+  soci::session& s = *c.s;
+  // version = latest + 1 inside the transaction. On PostgreSQL the latest row is locked (a
+  // concurrent delete goes before or after); two creates that still compute the same number
+  // collide on the unique index: the loser's INSERT does nothing and it tries again.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+    long long latest = 0, first_created = 0;
+    Stmt sel(s, c.statements);
+    sel.sql(std::string("SELECT version, created_at FROM custom_nodes WHERE owner_id = :o AND name = :n"
+                        " ORDER BY version DESC LIMIT 1") +
+            for_update())
+        .use(n.owner_id)
+        .use(n.name)
+        .into(latest)
+        .into(first_created);
+    const bool exists = sel.run();
+    if (new_name && exists) return Error("conflict", "a custom node named '" + n.name + "' already exists");
+    if (!new_name && !exists) return custom_node_not_found(n.name);
+    store::CustomNodeRecord r = n;
+    r.id = new_id();
+    r.version = latest + 1;
+    r.updated_at_ms = wall_ms();
+    r.created_at_ms = exists ? first_created : r.updated_at_ms;
+    Stmt ins(s, c.statements);
+    ins.sql(std::string("INSERT INTO custom_nodes (") + kCustomNodeColumns +
+            ") VALUES (:id, :o, :n, :v, :l, :s, :d, :c, :u) ON CONFLICT DO NOTHING");
+    ins.use(r.id).use(r.owner_id).use(r.name).use(static_cast<long long>(r.version)).use(r.language);
+    ins.use(r.source).use(declaration);
+    ins.use(static_cast<long long>(r.created_at_ms)).use(static_cast<long long>(r.updated_at_ms));
+    ins.run();
+    if (ins.affected() != 1) continue;  // Tx rolls back; the next attempt sees the winner
+    tx.commit();
+    return object_of({{"node", store::to_json(r)}});
+  }
+  return Error("conflict", "custom node '" + n.name + "': too many concurrent updates, try again");
+}
+
+Result<Json> SqlStore::get_custom_node(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string name = args.required("name");
+  long long version = args.i64("version", 0);
+  if (!args.ok()) return args.error("get_custom_node");
+  CustomNodeRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kCustomNodeColumns + " FROM custom_nodes WHERE owner_id = :o AND name = :n")
+      .use(owner)
+      .use(name);
+  if (version > 0) st.sql(" AND version = :v").use(version);
+  st.sql(" ORDER BY version DESC LIMIT 1");
+  row.bind(st);
+  if (!st.run()) return custom_node_not_found(name, version);
+  auto rec = row.record();
+  if (!rec.ok()) return rec.take_error();
+  return object_of({{"node", store::to_json(*rec)}});
+}
+
+Result<Json> SqlStore::list_custom_nodes(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  if (!args.ok()) return args.error("list_custom_nodes");
+  CustomNodeRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kCustomNodeListColumns +
+         " FROM custom_nodes c WHERE owner_id = :o AND version ="
+         " (SELECT MAX(version) FROM custom_nodes m WHERE m.owner_id = c.owner_id AND m.name = c.name)"
+         " ORDER BY name")
+      .use(owner);
+  row.bind(st);
+  return custom_nodes_json(fetch_rows(st, row));
+}
+
+Result<Json> SqlStore::list_custom_node_versions(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string name = args.required("name");
+  if (!args.ok()) return args.error("list_custom_node_versions");
+  CustomNodeRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kCustomNodeVersionColumns +
+         " FROM custom_nodes WHERE owner_id = :o AND name = :n ORDER BY version")
+      .use(owner)
+      .use(name);
+  row.bind(st);
+  auto out = custom_nodes_json(fetch_rows(st, row));
+  if (out.ok() && (*out)["nodes"].size() == 0) return custom_node_not_found(name);
+  return out;
+}
+
+Result<Json> SqlStore::delete_custom_node(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string name = args.required("name");
+  if (!args.ok()) return args.error("delete_custom_node");
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt del(s, c.statements);
+  del.sql("DELETE FROM custom_nodes WHERE owner_id = :o AND name = :n").use(owner).use(name);
+  del.run();
+  if (del.affected() < 1) return custom_node_not_found(name);
+  tx.commit();
+  return Json::object();
 }
 
 }  // namespace weft::storage

@@ -130,6 +130,12 @@ class SqlStore {
   Result<Json> vault_key_checks(Ctx& c, const Json& a);
   Result<Json> append_audit(Ctx& c, const Json& a);
   Result<Json> list_audit(Ctx& c, const Json& a);
+  // Schema v7.
+  Result<Json> create_custom_node(Ctx& c, const Json& a);
+  Result<Json> get_custom_node(Ctx& c, const Json& a);
+  Result<Json> list_custom_nodes(Ctx& c, const Json& a);
+  Result<Json> list_custom_node_versions(Ctx& c, const Json& a);
+  Result<Json> delete_custom_node(Ctx& c, const Json& a);
 
   // Locks version 1 of a workflow — every workflow has one — for the rest of the transaction
   // (PostgreSQL: FOR UPDATE when `exclusive`, else FOR SHARE; SQLite write transactions are

@@ -82,6 +82,9 @@ class CanaryTest : public ApiTest {
     using net::testing::TestRequest;
     using net::testing::TestResponse;
     echo_ = std::make_unique<net::testing::TestHttpServer>([](const TestRequest& r) {
+      // A webhook endpoint that refuses the hook and names it, as some servers do.
+      if (r.target.rfind("/services/", 0) == 0)
+        return TestResponse::text(401, "invalid_token: no hook at " + r.target + " (POST " + r.path + ")");
       // Echo everything the server received, like a debugging endpoint would.
       Json body = Json::object();
       body.set("path", r.target);
@@ -296,6 +299,81 @@ TEST_P(CanaryTest, TheSecretAppearsNowhere) {
 
   std::fflush(stderr);
   expect_absent("the server log", read_file(log_path_));
+}
+
+// A URL that is the secret (a Slack incoming webhook): its token sits in the path, which the
+// server echoes (as curl sent it: lower-case scheme, dot segments removed) in a 401 answer the
+// Slack node quotes in its error. The token must not appear anywhere either.
+TEST_P(CanaryTest, ASecretWebhookUrlPathAppearsNowhere) {
+  TestUser u = make_user();
+  const std::string token = "hookcanary" + random_hex(12);
+  // Written the way a user might paste it; curl normalises it before sending. The last segment is
+  // short, so only the path parts (as normalised) can find the token in the echo.
+  const std::string url = "HTTP://127.0.0.1:" + std::to_string(echo_->port()) + "/services/T0ACME42/./" + token +
+                          "/../" + token + "/Xy12";
+  Json fields = Json::object();
+  fields.set("url", url);
+  Json body = Json::object();
+  body.set("name", "Team hook");
+  body.set("type", "slack_webhook");
+  body.set("fields", fields);
+  Response created = keep(client().post("/api/credentials", body, u.token));
+  ASSERT_EQ(created.status, 201) << created.describe();
+  const std::string cred = created.json()["id"].as_string();
+  Json auth = Json::object();
+  auth.set("auth", cred);
+  Json params = Json::object();
+  params.set("mode", "webhook");
+  params.set("text", "deploy finished");
+  std::string wf = create_workflow(u.token, chain("hook", {node("start", "core.manual_trigger", Json::object()),
+                                                          node("post", "slack.message", params, auth)}));
+  run_and_collect(u.token, wf, "failed");
+  keep(execute(u.token, wf, "?mode=sync"));
+
+  // The request went out with the token in its (normalised) path, and was refused with it.
+  ASSERT_GE(echo_->requests().size(), 1u);
+  EXPECT_EQ(echo_->requests().back().target, "/services/T0ACME42/" + token + "/Xy12");
+  // The failure is still explained, without the token.
+  bool saw_error = false;
+  store::ExecutionFilter mine;
+  mine.owner_id = u.id;
+  auto runs = server().host().store()->list_executions(mine);
+  ASSERT_TRUE(runs.ok()) << runs.error().message;
+  for (const auto& e : *runs) {
+    const std::string text = e.error.dump();
+    if (text.find("401") != std::string::npos) saw_error = true;
+  }
+  EXPECT_TRUE(saw_error) << "no execution failed with the server's 401";
+
+  keep(client().get("/api/credentials", u.token));
+  keep(client().get("/api/credentials/" + cred, u.token));
+  keep(client().get("/api/executions", u.token));
+  auto expect_no_token = [&](const std::string& where, const std::string& haystack) {
+    for (const std::string& form : {token, b64(token)}) {
+      size_t at = haystack.find(form);
+      EXPECT_EQ(at, std::string::npos) << "the webhook token appears in " << where << " near: "
+                                       << haystack.substr(at > 80 ? at - 80 : 0, 200);
+    }
+  };
+  expect_no_token("the API responses and SSE streams", seen_);
+  auto audit = server().host().store()->list_audit(store::AuditFilter{});
+  ASSERT_TRUE(audit.ok()) << audit.error().message;
+  std::string audit_text;
+  for (const auto& a : *audit) audit_text += a.entry + "\n";
+  expect_no_token("the audit trail", audit_text);
+  std::string db_text;
+  if (GetParam() == "sqlite") {
+    for (const auto& f : std::filesystem::directory_iterator(dir() + "/data")) db_text += read_file(f.path());
+  } else {
+    std::string out = dir() + "/dump.sql";
+    std::string cmd = "pg_dump '" + server().host().config().database + "' > '" + out + "' 2>/dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << "pg_dump failed";
+    db_text = read_file(out);
+  }
+  ASSERT_GT(db_text.size(), 1000u);
+  expect_no_token("the database", db_text);
+  std::fflush(stderr);
+  expect_no_token("the server log", read_file(log_path_));
 }
 
 WEFT_API_BACKENDS(CanaryTest);

@@ -5,8 +5,15 @@
 
 #include <cstring>
 
+#include <set>
+
 #include "host/core/ids.hpp"
+#include "host/core/redact.hpp"
+#include "host/net/outbound.hpp"
+#include "host/service/credentials.hpp"
 #include "tests/api/fixture.hpp"
+#include "tests/net/test_server.hpp"
+#include "tests/vault/forwarding_store.hpp"
 
 namespace weft::apitest {
 namespace {
@@ -289,6 +296,107 @@ TEST_P(CredentialsTest, ScopesGateTheRoutes) {
   const std::string key = k.json()["key"].as_string();
   EXPECT_EQ(client().get("/api/credentials", key).status, 200);
   EXPECT_TRUE(IsError(create(key, "x", "test_token", *Json::parse(R"({"token": "t"})")), 403, "forbidden"));
+}
+
+// The server's store, except that appending audit entries of the listed actions fails ("*": all).
+class AuditFailingStore : public store::testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::set<std::string> failing = {"*"};
+  Result<std::vector<store::AuditRecord>> append_audit(const std::vector<store::AuditRecord>& entries) override {
+    for (const auto& e : entries)
+      if (failing.count("*") || failing.count(e.action_type))
+        return Error("db_error", "the audit table cannot be written");
+    return inner_->append_audit(entries);
+  }
+};
+
+// "Every access is audited" (PRODUCT.md §6): an access whose audit record cannot be written does
+// not happen — the node gets a retryable audit_unavailable and no secret, and a request the host
+// would apply the credential to is not sent.
+TEST_P(CredentialsTest, AnAccessThatCannotBeAuditedIsRefused) {
+  TestUser u = make_user();
+  const std::string secret = "audited-" + random_hex(12);
+  const std::string id = create_ok(u.token, "Main", secret);
+
+  net::testing::TestHttpServer api([](const net::testing::TestRequest&) {
+    return net::testing::TestResponse::text(200, "ok");
+  });
+  Json allow = Json::array();
+  allow.push_back("127.0.0.1:" + std::to_string(api.port()));
+  Json outbound = Json::object();
+  outbound.set("allow", allow);
+  auto policy = net::OutboundPolicy::from_json(outbound);
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+
+  // The node services as the server builds them, over the failing store.
+  auto failing = std::make_shared<AuditFailingStore>(server().host().store());
+  auto credentials = std::make_shared<service::CredentialService>(
+      failing, server().host().registry(), server().credentials().vault, std::make_shared<service::AuditLog>(failing));
+  service::CredentialRuntime runtime(credentials, std::make_shared<net::OutboundHttp>(*policy));
+  store::ExecutionRecord exec;
+  exec.id = "exec-" + random_hex(6);
+  exec.workflow_id = "wf-audit";
+  exec.owner_id = u.id;
+  compiler::PlanNode node;
+  node.id = "call";
+  node.credential_refs = {id};
+  node.credential_names["api"] = id;
+  Redactor redactor;
+  executor::NodeServiceContext ctx;
+  ctx.execution = &exec;
+  ctx.node = &node;
+  ctx.redactor = &redactor;
+  auto error_code = [](const std::string& err) {
+    auto j = Json::parse(err);
+    return j.ok() ? (*j)["code"].as_string() : "not JSON: " + err;
+  };
+
+  // credential_get: no access record, no secret.
+  std::string out, err;
+  EXPECT_EQ(runtime.credential_get(ctx, "api", out, err), WEFT_ERR_FAILED);  // retryable
+  EXPECT_EQ(error_code(err), "audit_unavailable");
+  EXPECT_EQ(out.find(secret), std::string::npos) << out;
+  EXPECT_EQ(err.find(secret), std::string::npos) << err;
+
+  // http_request with the credential applied: without its use record, nothing is sent.
+  Json req = Json::object();
+  req.set("method", "GET");
+  req.set("url", "http://127.0.0.1:" + std::to_string(api.port()) + "/me");
+  req.set("credential", "api");
+  for (const std::set<std::string>& fails : {std::set<std::string>{"*"}, std::set<std::string>{"credential.use"}}) {
+    failing->failing = fails;
+    out.clear();
+    err.clear();
+    EXPECT_EQ(runtime.http_request(ctx, req.dump(), out, err), WEFT_ERR_FAILED) << *fails.begin();
+    EXPECT_EQ(error_code(err), "audit_unavailable") << *fails.begin();
+    EXPECT_TRUE(out.empty()) << out;
+    EXPECT_TRUE(api.requests().empty()) << "the request carrying the credential was sent (" << *fails.begin() << ")";
+  }
+
+  // The trail writable again: both work, and both accesses are recorded.
+  failing->failing.clear();
+  out.clear();
+  err.clear();
+  ASSERT_EQ(runtime.credential_get(ctx, "api", out, err), WEFT_OK) << err;
+  EXPECT_NE(out.find(secret), std::string::npos);
+  out.clear();
+  ASSERT_EQ(runtime.http_request(ctx, req.dump(), out, err), WEFT_OK) << err;
+  ASSERT_EQ(api.requests().size(), 1u);
+  EXPECT_EQ(api.requests()[0].header("authorization"), "Bearer " + secret);
+  store::AuditFilter f;
+  auto trail = server().host().store()->list_audit(f);
+  ASSERT_TRUE(trail.ok()) << trail.error().message;
+  int access = 0, use = 0;
+  for (const auto& a : *trail) {
+    if (a.execution_id != exec.id) continue;
+    access += a.action_type == "credential.access";
+    use += a.action_type == "credential.use";
+  }
+  // credential_get; the access http_request recorded before its use record failed; and the one
+  // of the request that went out.
+  EXPECT_EQ(access, 3);
+  EXPECT_EQ(use, 1);
 }
 
 WEFT_API_BACKENDS(CredentialsTest);

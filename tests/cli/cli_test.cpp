@@ -59,7 +59,7 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, VersionAndUsage) {
   auto v = sh(std::string(WEFT_BINARY) + " --version");
   EXPECT_EQ(v.status, 0);
-  EXPECT_NE(v.out.find("plugin ABI 1.0"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("plugin ABI 1.1"), std::string::npos) << v.out;
   auto bad = sh(std::string(WEFT_BINARY) + " frobnicate");
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.out.find("unknown command"), std::string::npos);

@@ -768,6 +768,30 @@ TEST_F(Diagnostics, Credentials) {
   EXPECT_EQ(r.plan->nodes[1].credential_refs, std::vector<std::string>{"slack-1"});
 }
 
+TEST_F(Diagnostics, CredentialsOfAnUnknownTypeAreStillChecked) {
+  // A node whose type (or version) does not resolve is already an error, but a reference to
+  // another user's credential must be reported too: a saved draft never holds one unnoticed.
+  Wf wf = base();
+  wf.node("x", "test.nope").data("credentials", parse_or_die(R"({"auth": "slack-1"})")).edge("start", "x");
+  VaultStandIn vault;
+  CompileOptions options;
+  options.owner_id = "u2";
+  options.credentials = &vault;
+  CompileResult r = compile(wf, options);
+  EXPECT_EQ(codes(r.errors), (std::vector<std::string>{"unknown_node_type", "credential_not_found"}))
+      << dump_diags(r);
+  EXPECT_EQ(vault.calls, std::vector<std::string>{"u2/slack-1"});
+}
+
+TEST_F(Diagnostics, PlaceholderOutsideACredentialFieldIsAnError) {
+  Wf wf = base();
+  wf.node("f", "test.fields", R"({"req": "{{credential:slack}}"})").edge("start", "f");
+  CompileResult r = compile(wf);
+  ASSERT_EQ(codes(r.errors), std::vector<std::string>{"credential_placeholder_misplaced"}) << dump_diags(r);
+  EXPECT_EQ(r.errors[0].node_id, "f");
+  EXPECT_EQ(r.errors[0].field, "parameters.req");
+}
+
 TEST_F(Diagnostics, CodeSyntaxThroughTheValidatorHook) {
   Wf wf = base();
   wf.node("f", "test.fields", R"({"req": "x", "c": "function f() {\n  return 1;\n"})")

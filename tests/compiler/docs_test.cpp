@@ -121,6 +121,7 @@ TEST(DocsText, EveryCodeAndFunctionIsDocumented) {
       "too_long", "invalid_setting", "unknown_output_node", "expression_syntax",
       "expression_unknown_node", "expression_not_upstream", "invalid_credential_ref",
       "credential_not_found", "credential_wrong_type", "code_syntax", "too_many_errors",
+      "credential_placeholder_misplaced", "credential_placeholder_unresolved",
       "unknown_parameter", "unknown_setting", "expression_error"};
   for (const char* code : codes)
     EXPECT_NE(doc.find(std::string("`") + code + "`"), std::string::npos) << code;

@@ -504,5 +504,54 @@ TEST(RedactorExact, MasksOnlyRegisteredValues) {
   EXPECT_EQ(w["access_token"].as_string(), "[REDACTED]");
 }
 
+// A URL that is itself the secret (a Slack incoming webhook): servers echo its path, clients
+// report it normalised; the token must be masked in every such form, common words must not.
+TEST(RedactorUrl, MasksThePartsOfASecretUrlThatServersAndClientsShow) {
+  Redactor r;
+  const std::string token = "Zq8XWv3kT5yPaL0mNcR2dBfE";
+  const std::string url = "HTTPS://Hooks.Example.COM:443/services/T0A1B2C3/./B0D4E5F6/" + token + "?channel=ops#frag";
+  r.add_secret_url(url);
+  EXPECT_EQ(r.redact("posting to " + url), "posting to [REDACTED]");
+  // As a client reports it: lower-case scheme and host, dot segments removed, fragment dropped, with
+  // and without the default port.
+  EXPECT_EQ(r.redact("url https://hooks.example.com:443/services/T0A1B2C3/B0D4E5F6/" + token + "?channel=ops end"),
+            "url [REDACTED] end");
+  EXPECT_EQ(r.redact("url https://hooks.example.com/services/T0A1B2C3/B0D4E5F6/" + token + "?channel=ops"),
+            "url [REDACTED]");
+  // As a server echoes it: the path with or without the query, the path after its first segment,
+  // the last segment alone.
+  EXPECT_EQ(r.redact("POST /services/T0A1B2C3/B0D4E5F6/" + token + "?channel=ops HTTP/1.1"),
+            "POST [REDACTED] HTTP/1.1");
+  EXPECT_EQ(r.redact("no team T0A1B2C3/B0D4E5F6/" + token), "no team [REDACTED]");
+  EXPECT_EQ(r.redact("invalid_token: " + token), "invalid_token: [REDACTED]");
+  // Inside JSON written by a server that escapes slashes, and percent-encoded into another URL.
+  EXPECT_EQ(r.redact(R"({"path":"\/services\/T0A1B2C3\/B0D4E5F6\/)" + token + R"("})"),
+            R"({"path":"\/services\/[REDACTED]"})");
+  EXPECT_EQ(r.redact("next=%2Fservices%2FT0A1B2C3%2FB0D4E5F6%2F" + token), "next=%2Fservices%2F[REDACTED]");
+  // The query (8 characters or more) is a part too.
+  EXPECT_EQ(r.redact("query channel=ops"), "query [REDACTED]");
+  // Short parts stay visible: the first segment and the host are not secrets.
+  EXPECT_EQ(r.redact("services: hooks.example.com ok"), "services: hooks.example.com ok");
+  EXPECT_EQ(r.redact("/services/ and /services/T0A1B2C3"), "/services/ and /services/T0A1B2C3");
+}
+
+TEST(RedactorUrl, QueryTokensDecodedPathsAndDotSegments) {
+  Redactor r;
+  r.add_secret_url("http://api.example.com/v1/a/../hooks/sec%20ret%2Dpath-0042?token=QpW7eR9tY1uI&x=1");
+  // The query and its long values.
+  EXPECT_EQ(r.redact("got token=QpW7eR9tY1uI&x=1"), "got [REDACTED]");
+  EXPECT_EQ(r.redact("value QpW7eR9tY1uI"), "value [REDACTED]");
+  // Normalised ("/v1/a/../hooks" is "/v1/hooks") and percent-decoded paths.
+  EXPECT_EQ(r.redact("at /v1/hooks/sec%20ret%2Dpath-0042 ."), "at /v1/[REDACTED] .");
+  EXPECT_EQ(r.redact("at hooks/sec ret-path-0042 ."), "at [REDACTED] .");
+  EXPECT_EQ(r.redact("http://api.example.com/v1/hooks/sec%20ret%2Dpath-0042?token=QpW7eR9tY1uI&x=1"),
+            "[REDACTED]");
+  EXPECT_EQ(r.redact("x=1 and /v1 stay"), "x=1 and /v1 stay");
+  // A value that is not a URL is registered as a plain secret.
+  Redactor plain;
+  plain.add_secret_url("not-a-url-secret");
+  EXPECT_EQ(plain.redact("a not-a-url-secret b"), "a [REDACTED] b");
+}
+
 }  // namespace
 }  // namespace weft

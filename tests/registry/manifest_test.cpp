@@ -27,7 +27,7 @@ TEST(AbiVersion, ParsesMajorMinorStrictly) {
        {"", "1", "1.", ".1", "1.0.0", "a.b", "-1.0", "1.-0", " 1.0", "1.0 ", "65536.0", "+1.0"})
     EXPECT_FALSE(parse_abi_version(bad).has_value()) << bad;
   EXPECT_EQ(format_abi_version(WEFT_ABI_MAKE_VERSION(2, 1)), "2.1");
-  EXPECT_EQ(format_abi_version(WEFT_ABI_VERSION), "1.0");
+  EXPECT_EQ(format_abi_version(WEFT_ABI_VERSION), "1.1");
 }
 
 TEST(Manifest, ParsesAWellFormedManifest) {

@@ -183,12 +183,14 @@ TEST_P(StoreTest, MigrationsAreRecordedAndIdempotent) {
 TEST_P(StoreTest, RefusesASchemaNewerThanTheCode) {
   {
     auto s = db_->inspect();
-    *s << "INSERT INTO schema_migrations (version, name, applied_at) VALUES (7, 'from_the_future', 0)";
+    *s << "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" + std::to_string(kLatest + 1) +
+              ", 'from_the_future', 0)";
   }
   auto r = db_->open();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "schema_too_new");
-  EXPECT_NE(r.error().message.find("database schema version 7 is newer than this weft (" +
+  EXPECT_NE(r.error().message.find("database schema version " + std::to_string(kLatest + 1) +
+                                    " is newer than this weft (" +
                                     std::to_string(kLatest) + "); upgrade weft"),
             std::string::npos)
       << r.error().message;

@@ -159,6 +159,23 @@ class ForwardingStore : public Store {
   Result<std::map<std::string, int64_t>> count_executions_by_status() override {
     return inner_->count_executions_by_status();
   }
+  Result<CustomNodeRecord> create_custom_node(const CustomNodeRecord& n, bool new_name) override {
+    return inner_->create_custom_node(n, new_name);
+  }
+  Result<CustomNodeRecord> get_custom_node(const std::string& owner_id, const std::string& name,
+                                           int64_t version) override {
+    return inner_->get_custom_node(owner_id, name, version);
+  }
+  Result<std::vector<CustomNodeRecord>> list_custom_nodes(const std::string& owner_id) override {
+    return inner_->list_custom_nodes(owner_id);
+  }
+  Result<std::vector<CustomNodeRecord>> list_custom_node_versions(const std::string& owner_id,
+                                                                  const std::string& name) override {
+    return inner_->list_custom_node_versions(owner_id, name);
+  }
+  Status delete_custom_node(const std::string& owner_id, const std::string& name) override {
+    return inner_->delete_custom_node(owner_id, name);
+  }
 
  protected:
   std::shared_ptr<Store> inner_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -280,6 +281,57 @@ TEST(Keyring, ReloadNeverChangesOrDropsALoadedKey) {
   write_file(path, key_line(1, k1) + key_line(5), 0644);
   EXPECT_CODE(ring->reload(), "vault_key_invalid");
   EXPECT_FALSE(ring->has(5));
+}
+
+TEST(Keyring, AFileOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the key file to another user";
+  TempDir tmp;
+  const std::string path = tmp / "master.key";
+  ASSERT_OK(MasterKeyring::create(path));
+  auto ring = load_ok(path);
+  ASSERT_TRUE(ring);
+  ASSERT_EQ(::chown(path.c_str(), 12345, 12345), 0) << std::strerror(errno);
+  auto r = MasterKeyring::load(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "vault_key_invalid");
+  EXPECT_NE(r.error().message.find("12345"), std::string::npos) << r.error().message;
+  // A running keyring does not take keys from such a file either, and keeps its own.
+  EXPECT_CODE(MasterKeyring::add_version(path), "vault_key_invalid");  // nor is it rotated
+  ASSERT_EQ(::chown(path.c_str(), 0, 0), 0);
+  ASSERT_OK(MasterKeyring::add_version(path));  // a new file, owned by root...
+  ASSERT_EQ(::chown(path.c_str(), 12345, 12345), 0);  // ...handed over once more
+  EXPECT_CODE(ring->reload(), "vault_key_invalid");
+  EXPECT_CODE(ring->reload_if_changed(), "vault_key_invalid");
+  EXPECT_EQ(ring->versions(), std::vector<int64_t>{1});
+  // Back to its owner: accepted.
+  ASSERT_EQ(::chown(path.c_str(), 0, 0), 0);
+  ASSERT_OK(ring->reload_if_changed());
+  EXPECT_EQ(ring->current_version(), 2);
+}
+
+TEST(Keyring, ReloadIfChangedPicksUpANewVersionAndOtherwiseKeepsItsKeys) {
+  TempDir tmp;
+  const std::string path = tmp / "keys/master.key";
+  ASSERT_OK(MasterKeyring::create(path));
+  auto ring = load_ok(path);
+  ASSERT_TRUE(ring);
+  ASSERT_OK(ring->reload_if_changed());  // unchanged
+  EXPECT_EQ(ring->versions(), std::vector<int64_t>{1});
+  // Rotation replaces the file (rename): noticed.
+  ASSERT_OK(MasterKeyring::add_version(path));
+  ASSERT_OK(ring->reload_if_changed());
+  EXPECT_EQ(ring->versions(), (std::vector<int64_t>{1, 2}));
+  // An edit in place (a line appended by hand) is noticed too.
+  const std::string text = testing::read_file(path);
+  write_file(path, text + key_line(3));
+  ASSERT_OK(ring->reload_if_changed());
+  EXPECT_EQ(ring->current_version(), 3);
+  // A file that turned invalid or vanished: an error, and the loaded keys stay.
+  write_file(path, "not a key file\n");
+  EXPECT_CODE(ring->reload_if_changed(), "vault_key_invalid");
+  std::remove(path.c_str());
+  EXPECT_CODE(ring->reload_if_changed(), "vault_key_missing");
+  EXPECT_EQ(ring->versions(), (std::vector<int64_t>{1, 2, 3}));
 }
 
 }  // namespace

@@ -293,6 +293,118 @@ TEST_P(RotationTest, ACredentialThatDoesNotOpenStopsTheRotation) {
   EXPECT_CODE(rotate_credentials(*vault_, *store_, 1001), "invalid_argument");
 }
 
+// A server and `weft keys rotate` at once: two Vaults over the same key file and database. The
+// server must seal new and edited secrets with the version the rotation added, without being
+// restarted, or the old version could never be retired.
+TEST_P(RotationTest, ARunningServerSealsWithTheVersionTheRotationAdded) {
+  create_credentials(4);
+  auto server = make_vault(store_);  // loaded before the rotation
+  ASSERT_TRUE(server);
+  ASSERT_OK(server->verify());
+  ASSERT_EQ(server->keys().current_version(), 1);
+
+  // The CLI (keys rotate): adds a version, reloads its own keyring, verifies, re-encrypts.
+  ASSERT_EQ(add_version_and_reload(), 2);
+  auto rotated = rotate_credentials(*vault_, *store_, 10);
+  ASSERT_OK(rotated);
+  EXPECT_EQ(rotated->remaining, 0);
+
+  // The server creates a credential, and edits a re-encrypted one.
+  store::CredentialRecord fresh;
+  fresh.id = new_id();
+  fresh.owner_id = "owner0";
+  fresh.name = "created while rotating";
+  fresh.type = "http_bearer";
+  Json plain = Json::object({{"token", "new-" + random_hex(8)}});
+  auto sealed = server->seal_fields(fresh.owner_id, fresh.id, plain);
+  ASSERT_OK(sealed);
+  EXPECT_EQ((*sealed)["token"]["v"], Json(2)) << "the server sealed with the version being retired";
+  EXPECT_EQ(server->keys().current_version(), 2);
+  fresh.secrets = *sealed;
+  ASSERT_OK(store_->create_credential(fresh));
+  plain_[fresh.id] = plain;
+  owners_[fresh.id] = fresh.owner_id;
+
+  const std::string edited = plain_.begin()->first;
+  Json replaced = Json::object({{"token", "edited-" + random_hex(8)}, {"refresh", "r"}});
+  auto resealed = server->seal_fields(owners_[edited], edited, replaced);
+  ASSERT_OK(resealed);
+  store::CredentialUpdate u;
+  u.secrets = *resealed;
+  u.updated_at_ms = wall_ms();
+  ASSERT_OK(store_->update_credential(owners_[edited], edited, u));
+  plain_[edited] = replaced;
+
+  // A re-run finds nothing left below version 2 ...
+  auto again = rotate_credentials(*vault_, *store_, 10);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->rekeyed, 0);
+  EXPECT_EQ(again->remaining, 0);
+  // ... and version 1 can go: a file with version 2 only opens every credential.
+  const std::string text = testing::read_file(key_path_);
+  const std::string only_v2 = tmp_ / "v2-only.key";
+  testing::write_file(only_v2, text.substr(text.find("weft-master-key v2")));
+  auto ring = MasterKeyring::load(only_v2);
+  ASSERT_OK(ring);
+  Vault retired(std::shared_ptr<MasterKeyring>(std::move(ring).value()), store_);
+  ASSERT_OK(retired.verify());
+  expect_all_under(2, retired);
+}
+
+// Injects a write at the n-th listing of credentials to rekey.
+class WriteAtListing : public store::testing::ForwardingStore {
+ public:
+  WriteAtListing(std::shared_ptr<store::Store> inner, int at, std::function<void()> write)
+      : ForwardingStore(std::move(inner)), at_(at), write_(std::move(write)) {}
+  Result<std::vector<store::CredentialRecord>> list_credentials_to_rekey(int64_t below,
+                                                                         const std::string& after,
+                                                                         int64_t limit) override {
+    if (++calls_ == at_) write_();
+    return inner_->list_credentials_to_rekey(below, after, limit);
+  }
+
+ private:
+  int at_;
+  std::function<void()> write_;
+  int calls_ = 0;
+};
+
+// A server that has not seen the new version yet writes a row under the old one behind the
+// rotation's cursor: the rotation counts again after its pass and goes round once more, so it
+// never reports 0 below the target while such a row exists.
+TEST_P(RotationTest, RowsWrittenUnderTheOldVersionDuringAPassAreCountedAndRotated) {
+  create_credentials(6);
+  // A stale server: its own copy of the key file, version 1 only.
+  const std::string stale_path = tmp_ / "stale/master.key";
+  testing::write_file(stale_path, testing::read_file(key_path_));
+  auto ring = MasterKeyring::load(stale_path);
+  ASSERT_OK(ring);
+  auto stale = std::make_shared<Vault>(std::shared_ptr<MasterKeyring>(std::move(ring).value()), store_);
+  ASSERT_EQ(add_version_and_reload(), 2);
+
+  const std::string first = plain_.begin()->first;  // ids are listed in order: the first page has it
+  std::map<std::string, Json> expected;
+  WriteAtListing racing(store_, 2, [&] {
+    // Second page: `first` was re-encrypted by the first one; the stale server rewrites it.
+    Json plain = Json::object({{"token", "stale-" + random_hex(6)}, {"refresh", "s"}});
+    expected[first] = plain;
+    auto sealed = stale->seal_fields(owners_[first], first, plain);
+    ASSERT_TRUE(sealed.ok());
+    ASSERT_EQ((*sealed)["token"]["v"], Json(1));
+    store::CredentialUpdate u;
+    u.secrets = *sealed;
+    u.updated_at_ms = wall_ms();
+    ASSERT_TRUE(store_->update_credential(owners_[first], first, u).ok());
+  });
+  auto result = rotate_credentials(*vault_, racing, 4);
+  ASSERT_OK(result);
+  EXPECT_EQ(result->conflicts, 0);
+  EXPECT_EQ(result->remaining, 0);
+  EXPECT_EQ(result->rounds, 2);
+  EXPECT_EQ(result->rekeyed, 7);  // six, and the rewritten one again
+  expect_all_under(2, *vault_, expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RotationTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 

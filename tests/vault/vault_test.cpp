@@ -308,6 +308,67 @@ TEST_P(VaultTest, AnUnknownVersionMakesTheVaultReloadItsKeyFile) {
   EXPECT_CODE(vault_->open_fields("alice", "cred1", Json::object({{"token", v9}})), "vault_key_unknown");
 }
 
+TEST_P(VaultTest, LostCheckValuesDoNotLetAWrongKeyIn) {
+  ASSERT_OK(vault_->verify());
+  auto create = [&](const std::string& id, const Json& plain) {
+    auto sealed = vault_->seal_fields("alice", id, plain);
+    ASSERT_OK(sealed);
+    store::CredentialRecord rec;
+    rec.id = id;
+    rec.owner_id = "alice";
+    rec.name = "cred " + id;
+    rec.type = "t";
+    rec.secrets = *sealed;
+    ASSERT_OK(store_->create_credential(rec));
+  };
+  auto drop_checks = [&](const std::string& where) {
+    auto s = db_->inspect();
+    *s << ("DELETE FROM vault_key_checks" + where);
+  };
+  create("c1", Json::object({{"token", kCanary}}));
+  // The check rows are lost (a database restored without them, or edited by hand).
+  drop_checks("");
+  ASSERT_TRUE(store_->vault_key_checks()->empty());
+
+  // Another key file's version 1 does not become the reference: it does not open c1.
+  const std::string wrong_path = tmp_ / "wrong.key";
+  const std::string wrong_key = random_key_text();
+  write_file(wrong_path, key_line(1, wrong_key));
+  auto r = make_vault(wrong_path)->verify();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "vault_key_wrong");
+  EXPECT_NE(r.error().message.find("version 1"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find(wrong_key), std::string::npos) << r.error().message;
+  EXPECT_TRUE(store_->vault_key_checks()->empty()) << "a check value was written for the wrong key";
+  // The right key still starts, and writes the check again; the wrong one stays refused.
+  ASSERT_OK(make_vault(key_path_)->verify());
+  EXPECT_EQ(store_->vault_key_checks()->size(), 1u);
+  EXPECT_CODE(make_vault(wrong_path)->verify(), "vault_key_wrong");
+
+  // The same for a later version: rows sealed with version 2, its check lost, a file whose
+  // version 1 is right but whose version 2 is not.
+  ASSERT_OK(MasterKeyring::add_version(key_path_));
+  ASSERT_OK(vault_->keys().reload());
+  ASSERT_OK(vault_->verify());
+  create("c2", Json::object({{"token", "second-" + std::string(kCanary)}}));
+  ASSERT_EQ(store_->get_credential("alice", "c2")->key_version, 2);
+  drop_checks(" WHERE version = 2");
+  const std::string text = testing::read_file(key_path_);
+  write_file(wrong_path, text.substr(0, text.find("weft-master-key v2")) + key_line(2, wrong_key));
+  auto r2 = make_vault(wrong_path)->verify();
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.error().code, "vault_key_wrong");
+  EXPECT_NE(r2.error().message.find("version 2"), std::string::npos) << r2.error().message;
+  EXPECT_EQ(store_->vault_key_checks()->size(), 1u);
+  ASSERT_OK(make_vault(key_path_)->verify());
+  EXPECT_EQ(store_->vault_key_checks()->size(), 2u);
+
+  // Once no row uses version 2 any more, a lost check value is simply written again.
+  drop_checks(" WHERE version = 2");
+  ASSERT_OK(store_->delete_credential("alice", "c2"));
+  ASSERT_OK(make_vault(key_path_)->verify());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, VaultTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 

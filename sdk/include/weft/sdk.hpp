@@ -496,6 +496,17 @@ class Context {
       return h->http_request(call_, detail::to_str(request_json), o, e);
     });
   }
+  // ABI 1.1: runs user code in the host's sandbox (weft_abi.h, docs/sandbox.md).
+  weft_status sandbox_run(std::string_view request_json, std::string& out_json, std::string& out_error) const {
+    const weft_host_api* h = entry_->host;
+    if (!(WEFT_HAS_FIELD(h, weft_host_api, sandbox_run) && h->sandbox_run)) {
+      out_error = detail::error_json("sandbox_unavailable", "this host offers no sandbox for user code", nullptr);
+      return WEFT_ERR_UNSUPPORTED;
+    }
+    return call_with_sinks(out_json, out_error, [&](weft_sink* o, weft_sink* e) {
+      return h->sandbox_run(call_, detail::to_str(request_json), o, e);
+    });
+  }
 
   const weft_host_api* host() const { return entry_->host; }
   uint32_t abi_version() const { return entry_->abi_version; }

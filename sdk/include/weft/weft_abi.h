@@ -36,7 +36,7 @@ extern "C" {
 
 /* The version this header describes. */
 #define WEFT_ABI_VERSION_MAJOR 1
-#define WEFT_ABI_VERSION_MINOR 0
+#define WEFT_ABI_VERSION_MINOR 1
 #define WEFT_ABI_VERSION WEFT_ABI_MAKE_VERSION(WEFT_ABI_VERSION_MAJOR, WEFT_ABI_VERSION_MINOR)
 
 /* True when `field` of struct pointer `s` lies inside the size the writer declared. */
@@ -129,6 +129,20 @@ typedef struct weft_host_api {
                                 weft_sink* out_error);
   weft_status (*http_request)(weft_call* call, weft_str request_json, weft_sink* out_response_json,
                               weft_sink* out_error);
+
+  /* ---- ABI 1.1 ---- */
+  /* Runs user code (JavaScript, Python) in the host's sandbox (docs/sandbox.md) on behalf of this
+   * node attempt. request_json: {"language": "javascript"|"python", "code": "...", "input": <json>,
+   * "params": <json>, "limits": {"timeout_ms", "memory_mb", "cpu_ms", ...}} (limits optional,
+   * clamped by the host's configuration). The code's own host calls (credentials, outbound HTTP)
+   * go through this call's services, so they are limited to what the node's configuration
+   * references. On WEFT_OK writes {"value": <json>, "log": [{"level", "msg"}], "text": "...",
+   * "warm": bool, "wall_ms": n}; on failure an error JSON whose code is one of code_error, timeout,
+   * memory_limit, output_limit, killed, cancelled, sandbox_unavailable, sandbox_busy,
+   * protocol_error (details carry "line"/"column" in the user's code for code_error). Check
+   * WEFT_HAS_FIELD and NULL: absent when the host has no sandbox. */
+  weft_status (*sandbox_run)(weft_call* call, weft_str request_json, weft_sink* out_result_json,
+                             weft_sink* out_error);
 } weft_host_api;
 
 /* ---------------------------------------------------------------------------------------------

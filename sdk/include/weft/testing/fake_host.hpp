@@ -85,6 +85,9 @@ struct FakeHostOptions {
   // Handler behind host.http_request; unset = the service is not offered (NULL pointer).
   std::function<weft_status(std::string_view request_json, std::string& response_json, std::string& error_json)>
       http_handler;
+  // Handler behind host.sandbox_run (ABI 1.1); unset = the service is not offered (NULL pointer).
+  std::function<weft_status(std::string_view request_json, std::string& result_json, std::string& error_json)>
+      sandbox_handler;
 };
 
 struct ExecuteOptions {
@@ -201,6 +204,7 @@ class FakeHost {
     api_.idempotency_key = &svc_idempotency_key;
     api_.credential_get = &svc_credential_get;
     api_.http_request = options_.http_handler ? &svc_http_request : nullptr;
+    api_.sandbox_run = options_.sandbox_handler ? &svc_sandbox_run : nullptr;
     registrar_api_.struct_size =
         options_.registrar_api_size ? options_.registrar_api_size : sizeof(weft_registrar_api);
     registrar_api_.register_node_type = &reg_node_type;
@@ -511,6 +515,18 @@ class FakeHost {
     try {
       std::string o, e;
       weft_status st = as_call(c)->host->options_.http_handler(view(request), o, e);
+      sdk::detail::sink_write(st == WEFT_OK ? out : err, st == WEFT_OK ? o : e);
+      return st;
+    } catch (...) {
+      return WEFT_ERR_INTERNAL;
+    }
+  }
+
+  static weft_status svc_sandbox_run(weft_call* c, weft_str request, weft_sink* out, weft_sink* err) noexcept {
+    if (!c) return WEFT_ERR_INVALID_INPUT;
+    try {
+      std::string o, e;
+      weft_status st = as_call(c)->host->options_.sandbox_handler(view(request), o, e);
       sdk::detail::sink_write(st == WEFT_OK ? out : err, st == WEFT_OK ? o : e);
       return st;
     } catch (...) {
