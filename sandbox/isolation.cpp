@@ -63,6 +63,8 @@ std::string ProbeReport::to_json() const {
   j.set("tmp_size_limited", tmp_size_limited);
   j.set("launcher_path", launcher_path);
   j.set("slots_available", slots_available);
+  j.set("cgroup", cgroup);
+  j.set("cgroup_detail", cgroup_detail);
   return j.dump();
 }
 
@@ -118,8 +120,20 @@ void close_fd(int& fd) {
 // signal mask the spawning thread had is cleared.
 struct ExecSetup : bp::extend::handler {
   int keep_fd = -1;
+  // Open cgroup.procs files of the slot's cgroups (-1 = none): the child moves itself in ("0")
+  // before anything of the sandbox runs, so every descendant is accounted there. Failing that,
+  // it reports the layer on stderr and never execs.
+  int cgroup_fds[2] = {-1, -1};
   template <class Executor>
   void on_exec_setup(Executor&) const {
+    for (int fd : cgroup_fds) {
+      if (fd < 0) continue;
+      if (write(fd, "0", 1) != 1) {
+        static const char msg[] = "weft-sandbox-exec: cgroup: cannot join the sandbox's cgroup\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        _exit(126);
+      }
+    }
     if (syscall(SYS_close_range, 3u, ~0u, 4u /* CLOSE_RANGE_CLOEXEC */) != 0) {
       for (int fd = 3; fd < 65536; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
@@ -234,6 +248,9 @@ class ChildImpl final : public Child {
     }
     in_buf_ += bytes;
     flush_stdin();
+    // What the child has not read yet stays in the host's memory: a child that asks for data
+    // (host calls) but never reads the answers is stopped at the protocol cap, not buffered for.
+    if (in_buf_.size() - in_pos_ > std::max<size_t>(io_.max_frame_bytes, 1u << 20) * 2) stdin_overflow_ = true;
   }
 
   void close_stdin() override {
@@ -304,6 +321,7 @@ class ChildImpl final : public Child {
   std::string in_buf_;
   size_t in_pos_ = 0;
   bool stdin_closing_ = false;
+  bool stdin_overflow_ = false;  // more than the cap waits unread in in_buf_
   std::string out_buf_;
   size_t out_pos_ = 0;        // start of the first undelivered frame
   size_t out_scanned_ = 0;    // bytes before this hold no newline (from out_pos_)
@@ -323,6 +341,11 @@ class IsolationImpl final : public Isolation, public std::enable_shared_from_thi
   explicit IsolationImpl(IsolationConfig cfg) : cfg_(std::move(cfg)) {}
   ~IsolationImpl() override {
     for (auto& s : slots_) close_fd(s.lock_fd);
+    // The per-slot cgroups (empty once every sandbox was killed) and their parent.
+    for (const auto& base : cgroup_dirs_) {
+      for (uint32_t i = 0; i < cfg_.slots; ++i) (void)rmdir((base + "/slot-" + std::to_string(i)).c_str());
+      (void)rmdir(base.c_str());
+    }
   }
 
   Status init();
@@ -362,6 +385,11 @@ class IsolationImpl final : public Isolation, public std::enable_shared_from_thi
   // Runs the launcher's self-test through the given stack; "" when every layer held.
   std::string run_self_test(bool use_bwrap);
   Status claim_slots();
+  // Finds writable memory and pids cgroups and makes this process's sandbox parent in each.
+  std::string probe_cgroups();
+  // Creates/updates the slot's cgroups for `limits` and opens their cgroup.procs (O_CLOEXEC).
+  Status prepare_cgroups(uint32_t slot, const ResourceLimits& limits, int fds[2]);
+  std::vector<std::string> cgroup_dirs_;  // [memory, pids] (v1) or [unified] (v2) parents
   bool probe_busy_ = false;  // the self-test found no free slot uid (not a broken layer)
   void clean_scratch();
 
@@ -534,6 +562,7 @@ FrameAction ChildImpl::deliver(const std::function<FrameAction(std::string_view)
       out_pos_ = 0;
     }
     if (a == FrameAction::Stop) return a;
+    if (stdin_overflow_) return FrameAction::Continue;  // pump() ends the job; no further frames
   }
 }
 
@@ -550,6 +579,9 @@ PumpResult ChildImpl::pump(int64_t deadline, const std::function<FrameAction(std
   std::string limit;
   for (;;) {
     if (cancelled && cancelled()) return end(EndReason::Cancelled, "cancelled");
+    if (stdin_overflow_)
+      return end(EndReason::OutputLimit, "the code does not read what the host sends it (" +
+                                             std::to_string(in_buf_.size() - in_pos_) + " bytes pending)");
     int64_t now = weft::monotonic_ms();
     if (deadline > 0 && now >= deadline) return end(EndReason::Timeout, "deadline passed");
     if (reaped_) {
@@ -1026,6 +1058,26 @@ Result<std::unique_ptr<Child>> IsolationImpl::start(const SpawnSpec& spec, const
   bp::pipe p_in(in[0], in[1]), p_out(out[0], out[1]), p_err(err[0], err[1]);
   ExecSetup setup;
   setup.keep_fd = args_fd;
+  struct CgFds {
+    int fds[2] = {-1, -1};
+    ~CgFds() {
+      for (int& f : fds) close_fd(f);
+    }
+  } cg;
+  if (!cgroup_dirs_.empty()) {
+    if (Status st = prepare_cgroups(child->slot(), spec.limits, cg.fds); !st.ok()) {
+      close(in[0]);
+      close(in[1]);
+      close(out[0]);
+      close(out[1]);
+      close(err[0]);
+      close(err[1]);
+      child->kill_tree();
+      return st.error();
+    }
+    setup.cgroup_fds[0] = cg.fds[0];
+    setup.cgroup_fds[1] = cg.fds[1];
+  }
   std::error_code ec;
   spawner_.run([&] {
     try {
@@ -1061,6 +1113,116 @@ Result<std::unique_ptr<Child>> IsolationImpl::start(const SpawnSpec& spec, const
     return ready.take_error();
   }
   return std::unique_ptr<Child>(std::move(child));
+}
+
+namespace {
+
+bool write_file(const std::string& path, const std::string& value) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  close(fd);
+  return ok;
+}
+
+// This process's path in a cgroup v1 hierarchy ("memory", "pids") or v2 (""), from /proc/self/cgroup.
+std::string own_cgroup_path(const std::string& controller) {
+  FILE* f = fopen("/proc/self/cgroup", "re");
+  if (!f) return {};
+  char line[4096];
+  std::string found;
+  while (fgets(line, sizeof line, f)) {
+    std::string l(line);
+    while (!l.empty() && l.back() == '\n') l.pop_back();
+    size_t a = l.find(':'), b = l.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string ctrls = l.substr(a + 1, b - a - 1);
+    bool match = controller.empty() ? (l.compare(0, a, "0") == 0 && ctrls.empty()) : false;
+    if (!controller.empty()) {
+      size_t p = 0;
+      while (p <= ctrls.size()) {
+        size_t c = ctrls.find(',', p);
+        if (ctrls.substr(p, c == std::string::npos ? std::string::npos : c - p) == controller) match = true;
+        if (c == std::string::npos) break;
+        p = c + 1;
+      }
+    }
+    if (match) {
+      found = l.substr(b + 1);
+      break;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+}  // namespace
+
+std::string IsolationImpl::probe_cgroups() {
+  const std::string leaf = "/weft-sandbox-" + std::to_string(getpid());
+  // cgroup v1: separate memory and pids hierarchies (the usual mount points).
+  std::string mem_path = own_cgroup_path("memory"), pids_path = own_cgroup_path("pids");
+  struct stat st {};
+  if (!mem_path.empty() && !pids_path.empty() && stat("/sys/fs/cgroup/memory/memory.limit_in_bytes", &st) == 0 &&
+      stat("/sys/fs/cgroup/pids/cgroup.procs", &st) == 0) {
+    std::string mem = "/sys/fs/cgroup/memory" + (mem_path == "/" ? std::string() : mem_path) + leaf;
+    std::string pids = "/sys/fs/cgroup/pids" + (pids_path == "/" ? std::string() : pids_path) + leaf;
+    if ((mkdir(mem.c_str(), 0700) != 0 && errno != EEXIST) || (mkdir(pids.c_str(), 0700) != 0 && errno != EEXIST)) {
+      std::string why = errno_text("mkdir " + mem);
+      (void)rmdir(mem.c_str());
+      return why;
+    }
+    cgroup_dirs_ = {mem, pids};
+    probe_.cgroup = "v1";
+    return {};
+  }
+  // cgroup v2 (unified): needs memory and pids delegated to a subtree we may create in.
+  std::string path = own_cgroup_path("");
+  std::string root = "/sys/fs/cgroup";
+  if (!path.empty() && stat((root + "/cgroup.controllers").c_str(), &st) == 0) {
+    std::string parent = root + (path == "/" ? std::string() : path);
+    std::string dir = parent + leaf;
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_text("mkdir " + dir);
+    if (!write_file(dir + "/cgroup.subtree_control", "+memory +pids")) {
+      std::string why = errno_text(dir + "/cgroup.subtree_control");
+      (void)rmdir(dir.c_str());
+      return "cgroup v2 without memory+pids delegation (" + why + ")";
+    }
+    cgroup_dirs_ = {dir};
+    probe_.cgroup = "v2";
+    return {};
+  }
+  return "no writable memory and pids cgroups (/sys/fs/cgroup)";
+}
+
+Status IsolationImpl::prepare_cgroups(uint32_t slot, const ResourceLimits& limits, int fds[2]) {
+  const std::string name = "/slot-" + std::to_string(slot);
+  const int64_t mem = std::max<int64_t>(limits.memory_bytes, 16ll << 20) + cfg_.cgroup_slack_bytes;
+  const std::string pids = std::to_string(std::max<int64_t>(limits.max_processes, 1));
+  for (size_t k = 0; k < cgroup_dirs_.size() && k < 2; ++k) {
+    const std::string dir = cgroup_dirs_[k] + name;
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return unavailable("cgroup", errno_text("mkdir " + dir));
+    bool ok = true;
+    if (probe_.cgroup == "v1") {
+      if (k == 0) {
+        // memory.memsw (memory+swap, when swap accounting exists) must stay >= memory.limit:
+        // try it before (raising) and after (lowering) the memory limit itself.
+        (void)write_file(dir + "/memory.swappiness", "0");
+        (void)write_file(dir + "/memory.memsw.limit_in_bytes", std::to_string(mem));
+        ok = write_file(dir + "/memory.limit_in_bytes", std::to_string(mem));
+        (void)write_file(dir + "/memory.memsw.limit_in_bytes", std::to_string(mem));
+      } else {
+        ok = write_file(dir + "/pids.max", pids);
+      }
+    } else {
+      ok = write_file(dir + "/memory.max", std::to_string(mem)) && write_file(dir + "/pids.max", pids);
+      (void)write_file(dir + "/memory.swap.max", "0");
+    }
+    if (!ok) return unavailable("cgroup", errno_text("limits of " + dir));
+    fds[k] = open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fds[k] < 0) return unavailable("cgroup", errno_text(dir + "/cgroup.procs"));
+  }
+  return {};
 }
 
 std::string IsolationImpl::run_self_test(bool use_bwrap) {
@@ -1130,6 +1292,14 @@ Status IsolationImpl::init() {
     } else if (S_ISDIR(st.st_mode)) {
       root_layout_.push_back({"bind", p});
     }
+  }
+
+  if (cfg_.cgroups != BwrapMode::Off && probe_.uid_switch) {
+    probe_.cgroup_detail = probe_cgroups();
+    if (!probe_.cgroup_detail.empty() && cfg_.cgroups == BwrapMode::Required)
+      return unavailable("cgroup", "cgroups are required but cannot be used: " + probe_.cgroup_detail);
+  } else {
+    probe_.cgroup_detail = cfg_.cgroups == BwrapMode::Off ? "disabled by configuration" : "needs root";
   }
 
   if (cfg_.bwrap != BwrapMode::Off) {

@@ -75,6 +75,11 @@ struct IsolationConfig {
   std::string scratch_root;                 // launcher-only temp dirs go below it (0711 root);
                                             // empty = /tmp/weft-sandbox
   std::string lock_dir = "/run/weft-sandbox";  // per-uid slot locks (0700 root)
+  // A memory and pids cgroup per slot bounds the WHOLE sandbox (every process, shared memory
+  // included), which rlimits cannot: Auto uses it when the probe can set it up, Required fails
+  // create() otherwise, Off never. The sandbox may use limits.memory_bytes + cgroup_slack_bytes.
+  BwrapMode cgroups = BwrapMode::Auto;
+  int64_t cgroup_slack_bytes = 128ll << 20;
   // Extra read-only binds (host path, path inside the sandbox): interpreter runners, etc.
   std::vector<std::pair<std::string, std::string>> ro_binds;
   // Tests only: the launcher fails at this layer ("rlimit", "uid", "seccomp", ...) on every spawn
@@ -92,7 +97,9 @@ struct ProbeReport {
   bool uid_switch = false;                  // per-slot uids in use
   bool tmp_size_limited = false;            // the temp dir's total size is bounded (a tmpfs)
   std::string launcher_path;
-  uint32_t slots_available = 0;             // slot uids this process holds the locks of
+  uint32_t slots_available = 0;             // slot uids this process may use
+  std::string cgroup;                       // "v1" (memory+pids hierarchies), "v2", or "" (not used)
+  std::string cgroup_detail;                // why cgroups are not used, when they are not
   std::string mode;
   std::string to_json() const;
 };

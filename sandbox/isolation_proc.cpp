@@ -198,8 +198,41 @@ void remove_private_tmp(const std::string& path, bool mounted) {
   std::filesystem::remove_all(path, ec);  // never follows symlinks
 }
 
+namespace {
+
+// Every world-writable directory a launcher-only sandbox could leave something in (/tmp,
+// /var/tmp, /dev/shm, /run/lock, /dev/mqueue, a 1777 dir below them...): found once per process
+// by a shallow scan of /tmp, /var, /run and /dev, not taken from a fixed list.
+const std::vector<std::string>& world_writable_dirs() {
+  static const std::vector<std::string> dirs = [] {
+    std::vector<std::string> out;
+    std::vector<std::pair<std::string, int>> todo = {{"/tmp", 0}, {"/var", 0}, {"/run", 0}, {"/dev", 0}};
+    while (!todo.empty()) {
+      auto [dir, depth] = todo.back();
+      todo.pop_back();
+      struct stat st;
+      if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+      if (st.st_mode & S_IWOTH) out.push_back(dir);
+      if (depth >= 3 || out.size() > 256) continue;
+      DIR* d = opendir(dir.c_str());
+      if (d == nullptr) continue;
+      while (struct dirent* e = readdir(d)) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
+        todo.emplace_back(dir + "/" + e->d_name, depth + 1);
+      }
+      closedir(d);
+    }
+    return out;
+  }();
+  return dirs;
+}
+
+}  // namespace
+
 void remove_files_of_uid(uid_t uid) {
-  for (const char* dir : {"/tmp", "/var/tmp", "/dev/shm"}) {
+  for (const std::string& dir_name : world_writable_dirs()) {
+    const char* dir = dir_name.c_str();
     DIR* d = opendir(dir);
     if (d == nullptr) continue;
     std::vector<std::string> doomed;

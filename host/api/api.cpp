@@ -647,10 +647,11 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
   // Secret values are write-only: no response below ever contains one (docs/api.md "Credentials").
   const std::string cr(auth::scope::kCredentialsRead), cw(auth::scope::kCredentialsWrite);
   add({"GET", "/api/credentials/types", Access::User, cr, "", false, false,
-       "The credential types the enabled plugins declare (fields, which are secret, how they are applied)",
-       [c](Request&, Responder res) {
+       "The credential types the enabled plugins declare (fields, which are secret, how they are applied), "
+       "then those of the caller's custom nodes",
+       [c](Request& req, Responder res) {
          Json j = Json::object();
-         j.set("types", c->credentials->types());
+         j.set("types", c->credentials->types(uid(req)));
          res.json(200, j);
        }});
   add({"GET", "/api/credentials", Access::User, cr, "", false, false,

@@ -88,7 +88,7 @@ Result<sandbox::PoolConfig> sandbox_config_from_json(const Json& section, const 
   sandbox::PoolConfig c;
   const std::string w = "sandbox";
   if (section.is_null()) return c;
-  if (Status s = check_keys(section, w, {"bwrap", "bwrap_path", "launcher_path", "uid_base", "slots", "scratch_dir",
+  if (Status s = check_keys(section, w, {"bwrap", "cgroups", "bwrap_path", "launcher_path", "uid_base", "slots", "scratch_dir",
                                          "node_path", "python_path", "runner_dir", "warm", "defaults", "max", "io"});
       !s.ok())
     return s.error();
@@ -99,6 +99,12 @@ Result<sandbox::PoolConfig> sandbox_config_from_json(const Json& section, const 
   else if (bwrap == "required") c.isolation.bwrap = sandbox::BwrapMode::Required;
   else if (bwrap == "off") c.isolation.bwrap = sandbox::BwrapMode::Off;
   else return Error("invalid_config", "sandbox.bwrap must be \"auto\", \"required\" or \"off\"");
+  std::string cgroups = "auto";
+  if (!(s = read_string(section, "cgroups", w, cgroups)).ok()) return s.error();
+  if (cgroups == "auto") c.isolation.cgroups = sandbox::BwrapMode::Auto;
+  else if (cgroups == "required") c.isolation.cgroups = sandbox::BwrapMode::Required;
+  else if (cgroups == "off") c.isolation.cgroups = sandbox::BwrapMode::Off;
+  else return Error("invalid_config", "sandbox.cgroups must be \"auto\", \"required\" or \"off\"");
   if (!(s = read_string(section, "bwrap_path", w, c.isolation.bwrap_path)).ok()) return s.error();
   if (!(s = read_string(section, "launcher_path", w, c.isolation.launcher_path)).ok()) return s.error();
   if (!(s = read_string(section, "scratch_dir", w, c.isolation.scratch_root)).ok()) return s.error();
@@ -299,10 +305,17 @@ weft_status CodeRuntime::sandbox_run(const executor::NodeServiceContext& ctx, st
   job.context = context;
 
   // The code's host calls are this node attempt's: same credentials, same guarded client.
-  sandbox::HostCallHandler calls = [this, &ctx](std::string_view op, const Json& args) -> Result<Json> {
+  const int64_t job_deadline = monotonic_ms() + timeout;
+  sandbox::HostCallHandler calls = [this, &ctx, job_deadline](std::string_view op, const Json& args) -> Result<Json> {
     std::string out, err;
     if (op == "http_request") {
-      weft_status st = http_request(ctx, args.dump(), out, err);
+      // A request never outlives the job that made it.
+      Json req = args;
+      const int64_t left = job_deadline - monotonic_ms();
+      if (left <= 0) return Error("timeout", "the job's time is up");
+      if (req.is_object() && (!req["timeout_ms"].is_int() || req["timeout_ms"].as_int() > left))
+        req.set("timeout_ms", left);
+      weft_status st = http_request(ctx, req.dump(), out, err);
       if (st != WEFT_OK) return error_from_json(err, "http_error");
     } else if (op == "credential_get") {
       if (!args["name"].is_string()) return Error("invalid_input", "credential: a name is required");

@@ -179,6 +179,39 @@ CredentialService::CredentialService(std::shared_ptr<store::Store> store, const 
 
 Json CredentialService::types() const { return registry_.credential_types(); }
 
+Json CredentialService::types(const std::string& owner) const {
+  Json out = registry_.credential_types();
+  auto own = owner_types();
+  if (!own || !own->list || owner.empty()) return out;
+  Json mine = own->list(owner);
+  for (const Json& t : mine.as_array()) out.push_back(t);
+  return out;
+}
+
+void CredentialService::set_owner_types(OwnerTypeFinder find, OwnerTypeLister list) {
+  auto hooks = std::make_shared<OwnerTypes>();
+  hooks->find = std::move(find);
+  hooks->list = std::move(list);
+  std::lock_guard<std::mutex> lock(owner_types_mu_);
+  owner_types_ = std::move(hooks);
+}
+
+std::shared_ptr<const CredentialService::OwnerTypes> CredentialService::owner_types() const {
+  std::lock_guard<std::mutex> lock(owner_types_mu_);
+  return owner_types_;
+}
+
+std::shared_ptr<const registry::CredentialType> CredentialService::find_type(const std::string& owner,
+                                                                             const std::string& type) const {
+  if (auto t = registry_.find_credential_type(type)) return t;
+  // Registered names are [a-z0-9_]; an owner's own types are scoped ("custom.<node>.<type>").
+  if (owner.empty() || type.find('.') == std::string::npos) return nullptr;
+  auto own = owner_types();
+  if (!own || !own->find) return nullptr;
+  auto t = own->find(owner, type);
+  return t && t->name == type ? t : nullptr;
+}
+
 Result<Json> CredentialService::view(const store::CredentialRecord& r) const {
   Json v = Json::object();
   v.set("id", r.id);
@@ -276,10 +309,11 @@ Result<Json> CredentialService::create(const std::string& owner, const Json& bod
   if (!body["name"].is_string() || !valid_name(body["name"].as_string()))
     return invalid("\"name\" must be a string of 1-200 characters without control characters");
   if (!body["type"].is_string() || body["type"].as_string().empty()) return invalid("\"type\" is required");
-  auto type = registry_.find_credential_type(body["type"].as_string());
+  auto type = find_type(owner, body["type"].as_string());
   if (!type)
-    return Error("unknown_credential_type", "credential type '" + body["type"].as_string() +
-                                                "' is not offered by any enabled plugin (GET /api/credentials/types)");
+    return Error("unknown_credential_type", "credential type '" + body["type"].as_string().substr(0, 200) +
+                                                "' is not offered by any enabled plugin nor by one of your custom "
+                                                "nodes (GET /api/credentials/types)");
   if (!vault_) return Error("vault_unavailable", "no master key is configured: credentials cannot be stored (vault.key_file)");
   auto split = split_fields(type->definition, body["fields"], false, Json::object(), {});
   if (!split.ok()) return split.error();
@@ -320,9 +354,14 @@ Result<Json> CredentialService::update(const std::string& owner, const std::stri
     return invalid("the type of a credential cannot change (create a new one)");
   if (body.contains("name") && (!body["name"].is_string() || !valid_name(body["name"].as_string())))
     return invalid("\"name\" must be a string of 1-200 characters without control characters");
-  auto type = registry_.find_credential_type(existing->type);
+  auto type = find_type(owner, existing->type);
   if (!type)
-    return Error("unknown_credential_type", "credential type '" + existing->type + "' is not offered by any enabled plugin");
+    return Error("unknown_credential_type",
+                 "credential type '" + existing->type + "' is not offered by any enabled plugin" +
+                     (existing->type.find('.') != std::string::npos
+                          ? std::string(" nor by your custom nodes (the node that declared it was deleted or no "
+                                        "longer declares it); the credential can still be read and deleted")
+                          : std::string()));
   store::CredentialUpdate u;
   u.updated_at_ms = std::max(wall_ms(), existing->updated_at_ms + 1);
   if (body.contains("name")) u.name = body["name"].as_string();
@@ -411,6 +450,8 @@ std::string CredentialService::check(const std::string& owner_id, const std::str
   auto r = store_->get_credential(owner_id, credential_id);
   if (!r.ok()) return r.error().code == "not_found" ? "credential_not_found" : "credential_unavailable";
   if (!accepted_types.empty() && !contains(accepted_types, r->type)) return "credential_wrong_type";
+  // An owner's own type lives as long as the custom node that declares it.
+  if (r->type.find('.') != std::string::npos && !find_type(owner_id, r->type)) return "unknown_credential_type";
   return "";
 }
 
@@ -556,6 +597,10 @@ Result<Json> CredentialService::open_for_run(const std::string& owner, const std
   if (!accepted_types.empty() && !contains(accepted_types, r->type))
     return Error("credential_wrong_type", "credential '" + id + "' is of type '" + r->type +
                                               "', which this node does not accept");
+  if (r->type.find('.') != std::string::npos && !find_type(owner, r->type))
+    return Error("unknown_credential_type", "credential '" + id + "' is of type '" + r->type +
+                                                "', which no longer exists (the custom node that declared it was "
+                                                "deleted or no longer declares it)");
   if (!vault_) return Error("vault_unavailable", "no master key is configured: credentials cannot be opened");
   auto opened = vault_->open_fields(owner, id, r->secrets);
   if (!opened.ok()) return opened.error();
@@ -610,10 +655,11 @@ bool starts_with_http(const std::string& v) {
 // Registers every secret of an opened credential with the run's redactor. A URL-valued secret
 // (a field of type "url", or any value that is an http(s) URL) carries its token in the path or
 // query, which servers echo and clients report on their own: its parts are registered too.
-void register_secrets(const executor::NodeServiceContext& ctx, const registry::Registry& registry,
+void register_secrets(const executor::NodeServiceContext& ctx, const CredentialService& credentials,
                       const Json& opened) {
   if (!ctx.redactor) return;
-  auto type = registry.find_credential_type(opened["type"].as_string());
+  auto type = credentials.find_type(ctx.execution ? ctx.execution->owner_id : std::string(),
+                                    opened["type"].as_string());
   for (const Json& n : opened["secret_fields"].as_array()) {
     const Json& v = opened["fields"][n.as_string()];
     if (!v.is_string()) continue;
@@ -665,12 +711,13 @@ weft_status CredentialRuntime::credential_get(const executor::NodeServiceContext
     e.details.set("reason", opened.error().code);
     if (credentials_->audit()) (void)credentials_->audit()->record(e, ctx.redactor);
     out_error = error_json(opened.error().code, opened.error().message);
-    return opened.error().code == "credential_not_found" ? WEFT_ERR_NOT_FOUND
-           : opened.error().code == "credential_wrong_type" ? WEFT_ERR_DENIED
-                                                              : WEFT_ERR_FAILED;
+    return opened.error().code == "credential_not_found"      ? WEFT_ERR_NOT_FOUND
+           : opened.error().code == "credential_wrong_type"   ? WEFT_ERR_DENIED
+           : opened.error().code == "unknown_credential_type" ? WEFT_ERR_DENIED
+                                                                : WEFT_ERR_FAILED;
   }
   // Masked from here on, whatever happens next.
-  register_secrets(ctx, credentials_->registry(), *opened);
+  register_secrets(ctx, *credentials_, *opened);
   AuditEntry e = audit_for(ctx, "credential.access");
   e.details.set("credential_id", id);
   e.details.set("name", (*opened)["name"]);
@@ -720,12 +767,25 @@ weft_status CredentialRuntime::http_request(const executor::NodeServiceContext& 
       return st;
     }
     opened = Json::parse(got).value();
-    auto type = credentials_->registry().find_credential_type(opened["type"].as_string());
+    auto type = credentials_->find_type(ctx.execution->owner_id, opened["type"].as_string());
     if (!type) {
       out_error = error_json("unknown_credential_type", "credential type '" + opened["type"].as_string() + "' is not available");
       return WEFT_ERR_FAILED;
     }
     apply = type->apply();
+    // The fields the type sends must be there: a type that changed since the credential was
+    // stored (a custom node's new version) may name fields the credential does not have.
+    for (const char* member : {"field", "username_field", "password_field"}) {
+      const Json& name = apply[member];
+      if (!name.is_string()) continue;
+      const Json& value = opened["fields"][name.as_string()];
+      if (!value.is_string() || (value.as_string().empty() && std::string_view(member) != "username_field")) {
+        out_error = error_json("credential_incomplete", "credential '" + opened["id"].as_string() + "' has no value for field '" +
+                                                            name.as_string() + "', which its type '" +
+                                                            opened["type"].as_string() + "' sends; update the credential");
+        return WEFT_ERR_INVALID_INPUT;
+      }
+    }
     if (apply["kind"].as_string() == "url") {
       if (req_json.contains("url") && !req_json["url"].as_string().empty()) {
         out_error = error_json("invalid_request", "the credential supplies the URL: the request must not name one");

@@ -6,14 +6,17 @@
 //
 // Error codes (Error::code) on top of the store's:
 //   "vault_unavailable"        no master key is configured (development without a key file)
-//   "unknown_credential_type"  the type is not registered by an enabled plugin
+//   "unknown_credential_type"  the type is not registered by an enabled plugin, nor one of the
+//                              caller's own types (a custom node's, see set_owner_types)
 //   "invalid_credential"       the body does not match the type (message names the field)
 //   "unknown_field"            a body member the server owns or does not know (id, owner_id...)
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,9 +41,23 @@ struct PlaceholderResolution {
 
 class CredentialService : public compiler::CredentialChecker {
  public:
+  // Credential types that exist for one owner only (the types a custom node declares,
+  // "custom.<node>.<type>", see host/service/custom_nodes.hpp). `find` answers one type of that
+  // owner (null: the owner has no such type); `list` every type of the owner (definitions as the
+  // registry lists them, "plugin": "custom"). Both must be thread-safe.
+  using OwnerTypeFinder =
+      std::function<std::shared_ptr<const registry::CredentialType>(const std::string& owner, const std::string& type)>;
+  using OwnerTypeLister = std::function<Json(const std::string& owner)>;
+
   // vault may be null: every operation that needs it answers "vault_unavailable".
   CredentialService(std::shared_ptr<store::Store> store, const registry::Registry& registry,
                     std::shared_ptr<vault::Vault> vault, std::shared_ptr<AuditLog> audit);
+
+  // Installs the owners' own credential types (attach_custom_nodes does). Registered types are
+  // always looked up first: an owner's type can never shadow one.
+  void set_owner_types(OwnerTypeFinder find, OwnerTypeLister list);
+  // A credential type as `owner` sees it: a registered one, else one of the owner's own.
+  std::shared_ptr<const registry::CredentialType> find_type(const std::string& owner, const std::string& type) const;
 
   // body: {"name", "type", "fields": {...}} (secret and non-secret fields together).
   Result<Json> create(const std::string& owner, const Json& body);
@@ -50,8 +67,9 @@ class CredentialService : public compiler::CredentialChecker {
   Result<Json> get(const std::string& owner, const std::string& id);
   Result<Json> list(const std::string& owner, const std::string& type = "");
   Status remove(const std::string& owner, const std::string& id);
-  // GET /api/credentials/types
+  // GET /api/credentials/types: the registered types; with an owner, followed by the owner's own.
   Json types() const;
+  Json types(const std::string& owner) const;
 
   // compiler::CredentialChecker
   std::string check(const std::string& owner_id, const std::string& credential_id,
@@ -73,10 +91,18 @@ class CredentialService : public compiler::CredentialChecker {
 
  private:
   Result<Json> view(const store::CredentialRecord& r) const;
+  struct OwnerTypes {
+    OwnerTypeFinder find;
+    OwnerTypeLister list;
+  };
+  std::shared_ptr<const OwnerTypes> owner_types() const;
+
   std::shared_ptr<store::Store> store_;
   const registry::Registry& registry_;
   std::shared_ptr<vault::Vault> vault_;
   std::shared_ptr<AuditLog> audit_;
+  mutable std::mutex owner_types_mu_;
+  std::shared_ptr<const OwnerTypes> owner_types_;
 };
 
 // The node services of the executor: credential_get and the guarded http_request (with "credential"

@@ -9,6 +9,8 @@
 #include "host/codecheck/codecheck.hpp"
 #include "host/core/call.hpp"
 #include "host/service/code.hpp"
+#include "host/service/credentials.hpp"
+#include "registry/credential_type.hpp"
 #include "registry/node_schema.hpp"
 
 namespace weft::service {
@@ -21,6 +23,8 @@ constexpr size_t kMaxFields = 100;
 constexpr size_t kMaxHandles = 16;
 constexpr size_t kMaxOptions = 1000;
 constexpr size_t kMaxCredentialTypes = 32;
+// The member of a stored declaration (node schema) holding the credential types the node declares.
+constexpr const char* kDefinitionsMember = "credential_type_definitions";
 
 constexpr std::array<std::string_view, 9> kFieldTypes = {
     "string", "number", "integer", "boolean", "select", "json", "code", "credential", "expression"};
@@ -136,10 +140,15 @@ Result<bool> bool_member(const Json& obj, const std::string& where, const char* 
   return v->as_bool();
 }
 
-// Names of credential types: strings only (a custom node cannot declare a new type yet); each must
-// be registered when a registry is given.
-Result<Json> credential_type_names(const Json& v, const std::string& member,
-                                   const registry::Registry* registry) {
+// The credential types a custom node declares itself: short name (as declared) → full name
+// ("custom.<node>.<short>").
+using DeclaredTypes = std::map<std::string, std::string>;
+
+// Names of credential types a node (member "credentialTypes") or a credential field accepts: each
+// is a registered type (checked when a registry is given) or one the node declares itself (by its
+// short or its full name; stored as the full name).
+Result<Json> credential_type_names(const Json& v, const std::string& member, const registry::Registry* registry,
+                                   const DeclaredTypes& declared) {
   if (!v.is_array()) return bad(member, "must be an array of credential type names");
   if (v.size() > kMaxCredentialTypes)
     return bad(member, "names more than " + std::to_string(kMaxCredentialTypes) + " types");
@@ -149,26 +158,139 @@ Result<Json> credential_type_names(const Json& v, const std::string& member,
     const Json& t = v.at(i);
     const std::string m = member + "[" + std::to_string(i) + "]";
     if (t.is_object())
-      return bad(
-          m,
-          "declares a credential type: custom nodes cannot declare their own credential types yet; name a "
-          "registered type (GET /api/credentials/types)");
-    if (!t.is_string() || t.as_string().empty() || t.as_string().size() > 128 ||
+      return bad(m, "declares a credential type: declare it in the node's credentialTypes and name it here");
+    if (!t.is_string() || t.as_string().empty() || t.as_string().size() > 160 ||
         has_control(t.as_string(), false))
       return bad(m, "must be the name of a credential type");
-    if (registry && !registry->find_credential_type(t.as_string()))
-      return bad(m, "names credential type \"" + excerpt(t.as_string()) +
-                        "\", which no enabled plugin offers (GET /api/credentials/types)");
-    if (seen.insert(t.as_string()).second) out.push_back(t);
+    std::string name = t.as_string();
+    if (auto it = declared.find(name); it != declared.end()) name = it->second;
+    bool own = false;
+    for (const auto& [short_name, full] : declared) own = own || full == name;
+    if (!own && registry && !registry->find_credential_type(name))
+      return bad(m, "names credential type \"" + excerpt(name) +
+                        "\", which no enabled plugin offers (GET /api/credentials/types) and this node does not "
+                        "declare");
+    if (seen.insert(name).second) out.push_back(name);
   }
   return out;
+}
+
+// A copy of `obj` with the JavaScript spellings renamed to the registry's (displayName →
+// display_name) and null members dropped (Python's None means "not given"). Both spellings at once
+// are an error.
+Result<Json> registry_spelling(const Json& obj, const std::string& where,
+                               std::initializer_list<std::pair<const char*, const char*>> renames) {
+  Json out = Json::object();
+  for (const auto& [k, v] : obj.as_object()) {
+    if (v.is_null()) continue;
+    std::string key = k;
+    for (const auto& [from, to] : renames)
+      if (key == from) {
+        if (obj.contains(to) && !obj[to].is_null()) return bad(where + from, std::string("repeats ") + to + ": give only one of them");
+        key = to;
+      }
+    out.set(key, v);
+  }
+  return out;
+}
+
+// The member a registry validation message starts with ("apply.kind ...", "fields[0].type ..."),
+// or "" when the message does not start with one.
+std::string leading_member(const std::string& message) {
+  const size_t end = message.find(' ');
+  const std::string token = message.substr(0, end);
+  if (token.empty()) return "";
+  for (char c : token)
+    if (!(is_lower_alnum(c) || c == '.' || c == '[' || c == ']')) return "";
+  for (const char* root : {"name", "display_name", "description", "fields", "apply"}) {
+    const std::string r = root;
+    if (token == r || token.rfind(r + ".", 0) == 0 || token.rfind(r + "[", 0) == 0) return token;
+  }
+  return "";
+}
+
+// One credential type a custom node declares (an object in its credentialTypes): the registry's
+// credential type JSON (registry/credential_type.hpp) with the JavaScript spellings accepted,
+// checked by the registry's own validation, renamed to custom.<node>.<name>.
+Result<Json> declared_credential_type(const Json& t, const std::string& member, const registry::Registry* registry,
+                                      const std::string& node_name) {
+  if (Status st = known_members(t, member, {"name", "displayName", "display_name", "description", "fields", "apply"});
+      !st.ok())
+    return st.error();
+  auto def = registry_spelling(t, member + ".", {{"displayName", "display_name"}});
+  if (!def.ok()) return def.error();
+  if (const Json* fields = def->find("fields"); fields && fields->is_array()) {
+    Json out = Json::array();
+    for (size_t i = 0; i < fields->size(); ++i) {
+      const Json& f = fields->at(i);
+      if (!f.is_object()) {
+        out.push_back(f);
+        continue;
+      }
+      auto renamed = registry_spelling(f, member + ".fields[" + std::to_string(i) + "].",
+                                       {{"displayName", "display_name"}});
+      if (!renamed.ok()) return renamed.error();
+      out.push_back(*renamed);
+    }
+    def->set("fields", out);
+  }
+  if (const Json* apply = def->find("apply"); apply && apply->is_object()) {
+    auto renamed = registry_spelling(*apply, member + ".apply.",
+                                     {{"usernameField", "username_field"}, {"passwordField", "password_field"}});
+    if (!renamed.ok()) return renamed.error();
+    def->set("apply", *renamed);
+  }
+  auto checked = registry::validate_credential_type(*def);
+  if (!checked.ok()) {
+    const std::string& message = checked.error().message;
+    const std::string inner = leading_member(message);
+    const std::string at = inner.empty() ? member : member + "." + inner;
+    return bad(at, "is not a valid credential type: " + message);
+  }
+  const std::string short_name = (*checked)["name"].as_string();
+  if (registry && registry->find_credential_type(short_name))
+    return bad(member + ".name", "\"" + short_name +
+                                     "\" is the name of a registered credential type: to accept that type, name it "
+                                     "as a string; to declare your own, choose another name");
+  checked->set("name", custom_credential_type_name(node_name, short_name));
+  return *checked;
+}
+
+// The node's credentialTypes: strings name registered types, objects declare the node's own.
+// Returns the accepted names; the declared definitions go to `definitions`, their names to
+// `declared`.
+Result<Json> node_credential_types(const Json& v, const std::string& member, const registry::Registry* registry,
+                                   const std::string& node_name, Json& definitions, DeclaredTypes& declared) {
+  if (!v.is_array()) return bad(member, "must be an array of credential type names or definitions");
+  if (v.size() > kMaxCredentialTypes)
+    return bad(member, "has more than " + std::to_string(kMaxCredentialTypes) + " entries");
+  Json names = Json::array();
+  for (size_t i = 0; i < v.size(); ++i) {
+    const Json& t = v.at(i);
+    const std::string m = member + "[" + std::to_string(i) + "]";
+    if (t.is_object()) {
+      auto def = declared_credential_type(t, m, registry, node_name);
+      if (!def.ok()) return def.error();
+      const std::string full = (*def)["name"].as_string();
+      const std::string short_name = full.substr(full.rfind('.') + 1);
+      if (!declared.emplace(short_name, full).second)
+        return bad(m + ".name", "\"" + short_name + "\" is declared twice");
+      definitions.push_back(*def);
+      names.push_back(full);
+    } else {
+      names.push_back(t);
+    }
+  }
+  // The strings, checked now that every declared type is known (a string may name one).
+  return credential_type_names(names, member, registry, declared);
 }
 
 bool scalar(const Json& v) {
   return v.is_string() || v.is_number() || v.is_bool();
 }
 
-Result<Json> read_field(const Json& f, size_t index, const registry::Registry* registry) {
+Result<Json> read_field(const Json& f, size_t index, const registry::Registry* registry,
+                        const DeclaredTypes& declared) {
   const std::string where = "fields[" + std::to_string(index) + "]";
   if (!f.is_object()) return bad(where, std::string("must be an object, not ") + f.type_name());
   if (Status st = known_members(f, where,
@@ -270,7 +392,7 @@ Result<Json> read_field(const Json& f, size_t index, const registry::Registry* r
     auto v = alias(f, w, {"credentialTypes", "credential_types"});
     if (!v.ok()) return v.error();
     if (*v) {
-      auto names = credential_type_names(**v, w + "credentialTypes", registry);
+      auto names = credential_type_names(**v, w + "credentialTypes", registry, declared);
       if (!names.ok()) return names.error();
       out.set("credential_types", *names);
     }
@@ -572,6 +694,22 @@ std::string custom_name_of(std::string_view type_name) {
   return is_slug(name, 63) ? name : "";
 }
 
+std::string custom_credential_type_name(const std::string& node_name, const std::string& type_name) {
+  return std::string(kTypePrefix) + node_name + "." + type_name;
+}
+
+bool custom_credential_type_parts(std::string_view full_name, std::string* node_name, std::string* type_name) {
+  if (full_name.substr(0, kTypePrefix.size()) != kTypePrefix) return false;
+  std::string_view rest = full_name.substr(kTypePrefix.size());
+  const size_t dot = rest.find('.');
+  if (dot == std::string_view::npos) return false;
+  std::string_view node = rest.substr(0, dot), type = rest.substr(dot + 1);
+  if (!is_slug(node, 63) || !registry::is_valid_credential_type_name(type)) return false;
+  if (node_name) *node_name = std::string(node);
+  if (type_name) *type_name = std::string(type);
+  return true;
+}
+
 Result<Json> CustomNodeService::schema_from_declaration(const Json& decl, const registry::Registry* registry,
                                                         std::string* name_out) {
   if (!decl.is_object())
@@ -599,13 +737,25 @@ Result<Json> CustomNodeService::schema_from_declaration(const Json& decl, const 
   if (!category.ok()) return category.error();
   schema.set("category", category->empty() ? "custom" : *category);
 
+  // Credential types first: fields may name the ones the node declares.
+  Json creds = Json::array();
+  Json definitions = Json::array();
+  DeclaredTypes declared;
+  auto ct = alias(decl, "", {"credentialTypes", "credential_types"});
+  if (!ct.ok()) return ct.error();
+  if (*ct) {
+    auto names = node_credential_types(**ct, "credentialTypes", registry, name.as_string(), definitions, declared);
+    if (!names.ok()) return names.error();
+    creds = *names;
+  }
+
   Json fields = Json::array();
   if (const Json* f = decl.find("fields"); f && !f->is_null()) {
     if (!f->is_array() || f->size() > kMaxFields)
       return bad("fields", "must be an array of at most " + std::to_string(kMaxFields) + " fields");
     std::set<std::string> seen;
     for (size_t i = 0; i < f->size(); ++i) {
-      auto field = read_field(f->at(i), i, registry);
+      auto field = read_field(f->at(i), i, registry, declared);
       if (!field.ok()) return field.error();
       if (!seen.insert((*field)["name"].as_string()).second)
         return bad("fields[" + std::to_string(i) + "].name",
@@ -620,15 +770,8 @@ Result<Json> CustomNodeService::schema_from_declaration(const Json& decl, const 
   auto outputs = read_handles(decl.find("outputs"), false);
   if (!outputs.ok()) return outputs.error();
   schema.set("outputs", *outputs);
-  Json creds = Json::array();
-  auto ct = alias(decl, "", {"credentialTypes", "credential_types"});
-  if (!ct.ok()) return ct.error();
-  if (*ct) {
-    auto names = credential_type_names(**ct, "credentialTypes", registry);
-    if (!names.ok()) return names.error();
-    creds = *names;
-  }
   schema.set("credential_types", creds);
+  if (definitions.size() > 0) schema.set(kDefinitionsMember, definitions);
 
   // The registry's own check: what the compiler and the palette rely on.
   auto checked = registry::validate_node_schema(schema);
@@ -834,9 +977,26 @@ Result<Json> CustomNodeService::palette(const std::string& owner) {
   return out;
 }
 
-std::shared_ptr<const registry::NodeType> CustomNodeService::type_for(const store::CustomNodeRecord& rec) {
+CustomNodeService::Loaded CustomNodeService::type_for(const store::CustomNodeRecord& rec) {
   auto schema = registry::validate_node_schema(rec.declaration);
-  if (!schema.ok()) return nullptr;  // stored declarations were validated; a damaged row stays unusable
+  if (!schema.ok()) return {};  // stored declarations were validated; a damaged row stays unusable
+  // The credential types it declares, checked again as the registry checks a plugin's (under
+  // their short names); a damaged definition is left out, so credentials of it fail to run.
+  auto credential_types = std::make_shared<CredentialTypeMap>();
+  for (const Json& def : (*schema)[kDefinitionsMember].as_array()) {
+    std::string node, short_name;
+    if (!custom_credential_type_parts(def["name"].as_string(), &node, &short_name) || node != rec.name) continue;
+    Json copy = def;
+    copy.set("name", short_name);
+    auto checked = registry::validate_credential_type(copy);
+    if (!checked.ok()) continue;
+    checked->set("name", def["name"]);
+    auto type = std::make_shared<registry::CredentialType>();
+    type->name = def["name"].as_string();
+    type->definition = std::move(*checked);
+    type->plugin_name = "custom";
+    credential_types->emplace(type->name, std::move(type));
+  }
   auto holder = std::make_shared<CustomNodeType>();
   holder->state.name = rec.name;
   holder->state.language = rec.language;
@@ -851,17 +1011,18 @@ std::shared_ptr<const registry::NodeType> CustomNodeService::type_for(const stor
   t.type_state = &holder->state;
   t.execute = &execute_custom_node;
   t.plugin_name = "custom";
-  return std::shared_ptr<const registry::NodeType>(holder, &holder->type);
+  Loaded out;
+  out.type = std::shared_ptr<const registry::NodeType>(holder, &holder->type);
+  out.credential_types = std::move(credential_types);
+  return out;
 }
 
-std::shared_ptr<const registry::NodeType> CustomNodeService::find_type(const std::string& owner,
-                                                                       const std::string& type_name,
-                                                                       uint32_t version) {
-  const std::string name = custom_name_of(type_name);
-  if (name.empty() || owner.empty()) return nullptr;
+CustomNodeService::Loaded CustomNodeService::load(const std::string& owner, const std::string& name,
+                                                   uint32_t version) {
+  if (name.empty() || owner.empty()) return {};
   // Which row: the versions list is small (no sources); the row id keys the cache.
   auto versions = host_.store()->list_custom_node_versions(owner, name);
-  if (!versions.ok() || versions->empty()) return nullptr;
+  if (!versions.ok() || versions->empty()) return {};
   const store::CustomNodeRecord* row = nullptr;
   if (version == 0) {
     row = &versions->back();
@@ -869,28 +1030,66 @@ std::shared_ptr<const registry::NodeType> CustomNodeService::find_type(const std
     for (const auto& v : *versions)
       if (v.version == static_cast<int64_t>(version)) row = &v;
   }
-  if (!row) return nullptr;
+  if (!row) return {};
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
     auto it = cache_.find(row->id);
     if (it != cache_.end()) {
       lru_.splice(lru_.end(), lru_, it->second.pos);
-      return it->second.type;
+      return it->second.loaded;
     }
   }
   auto rec = host_.store()->get_custom_node(owner, name, row->version);
-  if (!rec.ok()) return nullptr;
-  auto type = type_for(*rec);
-  if (!type) return nullptr;
+  if (!rec.ok()) return {};
+  Loaded loaded = type_for(*rec);
+  if (!loaded.type) return {};
   std::lock_guard<std::mutex> lock(cache_mu_);
-  if (auto it = cache_.find(rec->id); it != cache_.end()) return it->second.type;  // another thread was first
+  if (auto it = cache_.find(rec->id); it != cache_.end()) return it->second.loaded;  // another thread was first
   lru_.push_back(rec->id);
-  cache_[rec->id] = CacheEntry{type, std::prev(lru_.end())};
+  cache_[rec->id] = CacheEntry{loaded, std::prev(lru_.end())};
   while (cache_.size() > std::max<size_t>(1, limits_.cache_entries)) {
     cache_.erase(lru_.front());
     lru_.pop_front();
   }
-  return type;
+  return loaded;
+}
+
+std::shared_ptr<const registry::NodeType> CustomNodeService::find_type(const std::string& owner,
+                                                                       const std::string& type_name,
+                                                                       uint32_t version) {
+  return load(owner, custom_name_of(type_name), version).type;
+}
+
+std::shared_ptr<const registry::CredentialType> CustomNodeService::find_credential_type(const std::string& owner,
+                                                                                         const std::string& type_name) {
+  std::string node;
+  if (!custom_credential_type_parts(type_name, &node, nullptr)) return nullptr;
+  // The node's latest version decides which credential types exist.
+  Loaded loaded = load(owner, node, 0);
+  if (!loaded.credential_types) return nullptr;
+  auto it = loaded.credential_types->find(type_name);
+  return it == loaded.credential_types->end() ? nullptr : it->second;
+}
+
+Result<Json> CustomNodeService::credential_types(const std::string& owner) {
+  auto recs = host_.store()->list_custom_nodes(owner);
+  if (!recs.ok()) return recs.error();
+  Json out = Json::array();
+  for (const auto& r : *recs) {
+    // The same view as a registered type's, through the same checks as find_credential_type.
+    if (r.declaration[kDefinitionsMember].size() == 0) continue;
+    Loaded loaded = load(owner, r.name, 0);
+    if (!loaded.credential_types) continue;
+    for (const Json& def : r.declaration[kDefinitionsMember].as_array()) {
+      auto it = loaded.credential_types->find(def["name"].as_string());
+      if (it == loaded.credential_types->end()) continue;
+      Json item = it->second->definition;
+      item.set("plugin", "custom");
+      item.set("node_type", custom_type_name(r.name));
+      out.push_back(std::move(item));
+    }
+  }
+  return out;
 }
 
 std::shared_ptr<CustomNodeService> attach_custom_nodes(app::Host& host, std::shared_ptr<CodeRuntime> code) {
@@ -900,6 +1099,23 @@ std::shared_ptr<CustomNodeService> attach_custom_nodes(app::Host& host, std::sha
                              uint32_t version) -> std::shared_ptr<const registry::NodeType> {
     return svc->find_type(owner, type_name, version);
   });
+  // The credential types the owners' nodes declare, for the credential service (create/update,
+  // compile checks, runs, GET /api/credentials/types). It refers to the service weakly: the
+  // service reaches the credential service itself (through the sandbox's node services).
+  if (auto* credentials = dynamic_cast<CredentialService*>(host.credential_checker())) {
+    std::weak_ptr<CustomNodeService> weak = svc;
+    credentials->set_owner_types(
+        [weak](const std::string& owner, const std::string& type) -> std::shared_ptr<const registry::CredentialType> {
+          auto s = weak.lock();
+          return s ? s->find_credential_type(owner, type) : nullptr;
+        },
+        [weak](const std::string& owner) -> Json {
+          auto s = weak.lock();
+          if (!s) return Json::array();
+          auto types = s->credential_types(owner);
+          return types.ok() ? *types : Json::array();
+        });
+  }
   return svc;
 }
 

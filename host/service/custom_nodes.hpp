@@ -21,10 +21,25 @@
 //                    types: string number integer boolean select json code credential expression
 //   inputs, outputs  ["name", ...] or [{name, type, multiple (inputs only)}]; types json text number
 //                    boolean binary any; default one "main" each (input any, output json)
-//   credentialTypes  (or credential_types) names of registered credential types the node accepts
-// Anything else in the declaration is refused (typos must not pass silently). Declaring a NEW
-// credential type in a custom node is not supported yet (an object in credentialTypes is refused
-// with a message saying so).
+//   credentialTypes  (or credential_types) the credential types the node accepts: names of
+//                    registered types, and objects declaring the node's own types (below)
+// Anything else in the declaration is refused (typos must not pass silently).
+//
+// A custom node's own credential types: an object in credentialTypes is a credential type
+// definition in the registry's JSON (registry/credential_type.hpp: name, display_name, description,
+// fields [{name, display_name, type, secret, required, default, description, placeholder, pattern,
+// options}], apply {kind bearer|basic|header|query|url|none, ...}), with the JavaScript spellings
+// displayName, usernameField and passwordField accepted too and null members ignored. It is
+// checked by registry::validate_credential_type; its name must not be a registered type's. Its
+// full name is "custom.<node name>.<type name>" (e.g. custom.trello.trello_api): the node accepts
+// it, and a credential field of the node may name it by either name. Such a type exists for the
+// node's owner only, as long as the node's LATEST version declares it: the owner can create
+// credentials of it (POST /api/credentials), sees it in GET /api/credentials/types after the
+// registered ones ("plugin": "custom", "node_type"), and the host applies it to weft.http requests
+// like a plugin's type. Credentials stored with a type that no longer exists (the node was deleted,
+// or its latest version no longer declares it) can still be read and deleted; workflows using them
+// fail to compile and to run with unknown_credential_type. The CredentialService finds these types
+// through CredentialService::set_owner_types, installed by attach_custom_nodes.
 //
 // At run time the node's input goes to execute as `items` (one input handle: that handle's value;
 // several: the object {"<handle>": value}); its return value is the output: with one output handle
@@ -87,6 +102,13 @@ class CustomNodeService {
   // latest; null when there is no such node (or for any other type name).
   std::shared_ptr<const registry::NodeType> find_type(const std::string& owner, const std::string& type_name,
                                                       uint32_t version);
+  // The credential service's lookup (CredentialService::set_owner_types): "custom.<node>.<type>"
+  // as declared by the latest version of that owner's node; null when there is none.
+  std::shared_ptr<const registry::CredentialType> find_credential_type(const std::string& owner,
+                                                                       const std::string& type_name);
+  // Every credential type the owner's custom nodes declare (latest versions), as the registry lists
+  // its types, plus "plugin": "custom" and "node_type": "custom.<node>".
+  Result<Json> credential_types(const std::string& owner);
 
   // Checks a declaration (what the file's describe step returned) and returns the host node schema
   // it becomes (registry::validate_node_schema applied). `registry` (may be null) checks that the
@@ -99,7 +121,16 @@ class CustomNodeService {
                              bool new_name);
   // Tree-sitter check + describe in the sandbox + validation: {schema, name}.
   Result<Json> analyse(const std::string& owner, const std::string& language, const std::string& source);
-  std::shared_ptr<const registry::NodeType> type_for(const store::CustomNodeRecord& rec);
+
+  // A version row made usable: its node type and the credential types it declares (by full name).
+  using CredentialTypeMap = std::map<std::string, std::shared_ptr<const registry::CredentialType>>;
+  struct Loaded {
+    std::shared_ptr<const registry::NodeType> type;  // null: no such node / version
+    std::shared_ptr<const CredentialTypeMap> credential_types;
+  };
+  Loaded type_for(const store::CustomNodeRecord& rec);
+  // Node `name` (not the type name) of `owner`, version 0 = the latest; through the cache.
+  Loaded load(const std::string& owner, const std::string& name, uint32_t version);
 
   app::Host& host_;
   std::shared_ptr<CodeRuntime> code_;
@@ -110,7 +141,7 @@ class CustomNodeService {
   std::mutex cache_mu_;
   std::list<std::string> lru_;
   struct CacheEntry {
-    std::shared_ptr<const registry::NodeType> type;
+    Loaded loaded;
     std::list<std::string>::iterator pos;
   };
   std::map<std::string, CacheEntry> cache_;
@@ -124,5 +155,9 @@ std::shared_ptr<CustomNodeService> attach_custom_nodes(app::Host& host, std::sha
 // The node type name of a custom node ("custom.<name>"), and the name of a type ("" when not custom).
 std::string custom_type_name(const std::string& name);
 std::string custom_name_of(std::string_view type_name);
+// The full name of a credential type a custom node declares ("custom.<node>.<type>"), and its
+// parts (false when `full_name` is not such a name).
+std::string custom_credential_type_name(const std::string& node_name, const std::string& type_name);
+bool custom_credential_type_parts(std::string_view full_name, std::string* node_name, std::string* type_name);
 
 }  // namespace weft::service

@@ -1,5 +1,9 @@
 #include "plugins/storage-common/sql_store.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -309,10 +313,33 @@ Result<std::unique_ptr<SqlStore>> SqlStore::open(const DialectSupport& d, std::s
     } else {
       std::error_code ec;
       std::filesystem::path parent = std::filesystem::path(target->path).parent_path();
-      if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+      if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
+        // The data directory holds everything (executions, account data, webhook secrets):
+        // owner-only, like the database file below.
+        std::filesystem::create_directories(parent, ec);
+        if (!ec) std::filesystem::permissions(parent, std::filesystem::perms::owner_all, ec);
+      }
       if (ec) {
         return Error("storage_error", "SQLite store " + target->path + ": cannot create directory " +
                                           parent.string() + ": " + ec.message());
+      }
+      // The database file is owner-only (0600); SQLite gives its -wal/-shm files the same mode.
+      // An existing file is tightened (other local users and sandboxed code must not read it).
+      {
+        int fd = ::open(target->path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+          struct stat st {};
+          if (::fstat(fd, &st) == 0 && st.st_uid == ::geteuid() && (st.st_mode & 077) != 0)
+            (void)::fchmod(fd, st.st_mode & 0700);
+          ::close(fd);
+        }
+        for (const char* suffix : {"-wal", "-shm"}) {
+          std::string side = target->path + suffix;
+          struct stat st {};
+          if (::lstat(side.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+              (st.st_mode & 077) != 0)
+            (void)::chmod(side.c_str(), st.st_mode & 0700);
+        }
       }
       connect = "db=\"" + target->path + "\"";
       where = "SQLite store " + target->path;

@@ -73,6 +73,17 @@ TEST_P(CodeNodesTest, JavaScriptAndPythonTransformItemsAndLog) {
   ASSERT_EQ(py["status"].as_string(), "succeeded") << py.dump();
   EXPECT_EQ(py["output"].dump(), R"([{"n":4,"kind":"dict"}])");
   EXPECT_NE(logs_text(u, py["id"].as_string()).find("adding one"), std::string::npos);
+
+  // The pool's counters are on /metrics: two jobs, each either a warm hit or a cold start.
+  Response m = client().get("/metrics", "");
+  ASSERT_EQ(m.status, 200);
+  auto counter = [&](const std::string& kind) {
+    const std::string key = "weft_sandbox_jobs{kind=\"" + kind + "\"} ";
+    size_t at = m.body.find(key);
+    return at == std::string::npos ? -1.0 : std::stod(m.body.substr(at + key.size()));
+  };
+  EXPECT_EQ(counter("warm_hit") + counter("cold_start"), 2.0) << m.body;
+  EXPECT_EQ(counter("killed"), 0.0) << m.body;
 }
 
 TEST_P(CodeNodesTest, SyntaxErrorsAreCompileErrorsWithLineAndColumn) {

@@ -328,9 +328,36 @@ TEST_P(CustomNodesTest, DeclarationErrorsAreRefusedNamingTheMember) {
   refused("javascript", js_with("  name: 'hand', outputs: [{name: 'main', type: 'blob'}],"), "outputs[0].type");
   refused("javascript", js_with("  name: 'err', outputs: ['main', 'error'],"), "outputs[1].name");
   refused("javascript", js_with("  name: 'creds', credentialTypes: ['no_such_type'],"), "credentialTypes[0]");
-  Response own = refused("javascript", js_with("  name: 'trello', credentialTypes: [{name: 'trello', fields: []}],"),
-                         "credentialTypes[0]");
-  EXPECT_NE(own.json()["error"]["message"].as_string().find("not"), std::string::npos);
+  // Credential types the node declares itself go through the registry's checks.
+  const std::string key = "{name: 'k', type: 'string', secret: true}";
+  Response nofields = refused("javascript", js_with("  name: 'trello', credentialTypes: [{name: 'trello', fields: []}],"),
+                              "credentialTypes[0].fields");
+  EXPECT_NE(nofields.json()["error"]["message"].as_string().find("non-empty"), std::string::npos) << nofields.body;
+  refused("javascript",
+          js_with("  name: 'trello', credentialTypes: [{name: 'tr', fields: [" + key + "], apply: {kind: 'cookie'}}],"),
+          "credentialTypes[0].apply.kind");
+  refused("javascript",
+          js_with("  name: 'trello', credentialTypes: ['http_bearer', {name: 'tr', fields: [{name: 'k', type: "
+                  "'string'}], apply: {kind: 'bearer', field: 'k'}}],"),
+          "credentialTypes[1].apply.field");
+  Response clash = refused("javascript",
+                           js_with("  name: 'trello', credentialTypes: [{name: 'http_bearer', fields: [" + key + "]}],"),
+                           "credentialTypes[0].name");
+  EXPECT_NE(clash.json()["error"]["message"].as_string().find("registered"), std::string::npos) << clash.body;
+  refused("javascript",
+          js_with("  name: 'trello', credentialTypes: [{name: 'tr', fields: [" + key + "]}, {name: 'tr', fields: [" +
+                  key + "]}],"),
+          "credentialTypes[1].name");
+  refused("javascript", js_with("  name: 'trello', credentialTypes: [{name: 'tr', fields: [" + key + "], secrt: 1}],"),
+          "credentialTypes[0].\"secrt\"");
+  refused("javascript",
+          js_with("  name: 'trello', credentialTypes: [{name: 'tr', fields: [{name: 'k', type: 'number', secret: true}]}],"),
+          "credentialTypes[0].fields[0].secret");
+  // A type is named by its declaring node only: another node's type is not a registered one.
+  refused("javascript", js_with("  name: 'other', credentialTypes: ['custom.trello.tr'],"), "credentialTypes[0]");
+  refused("javascript",
+          js_with("  name: 'field', fields: [{name: 'auth', type: 'credential', credentialTypes: ['tr']}],"),
+          "fields[0].credentialTypes[0]");
   refused("python", "NODE = {'name': 'pyfield', 'fields': [{'name': 'n', 'type': 'number', 'default': 'x'}]}\n"
                     "def execute(items, params, weft):\n    return items\n",
           "fields[0].default");
@@ -544,6 +571,205 @@ TEST_P(CustomNodesTest, StoreAllocatesDistinctVersionsUnderConcurrency) {
   EXPECT_EQ(store->list_custom_node_versions(owner, "racy").error().code, "not_found");
 }
 
+// A node that declares its own credential type and reads it (apply none: the node sends it).
+std::string keyed_js(const std::string& extra_type = "") {
+  return "module.exports = {\n"
+         "  name: 'keyed',\n"
+         "  credentialTypes: [{name: 'keyed_api', displayName: 'Keyed API',\n"
+         "    fields: [{name: 'key', displayName: 'Key', type: 'string', secret: true, required: true}" +
+         extra_type +
+         "],\n"
+         "    apply: {kind: 'none'}}],\n"
+         "  async execute(items, params, weft) {\n"
+         "    const c = await weft.credential('api');\n"
+         "    return {type: c.type, length: c.fields.key.length};\n"
+         "  },\n"
+         "};\n";
+}
+
+// Whether a credential type list (GET /api/credentials/types' "types") names `type`.
+bool lists_type(const Json& types, const std::string& type) {
+  for (const Json& t : types.as_array())
+    if (t["name"].as_string() == type) return true;
+  return false;
+}
+
+TEST_P(CustomNodesTest, OwnCredentialTypesExistForTheOwnerOnly) {
+  TestUser a = make_user();
+  TestUser b = make_user();
+  Response up = upload(a, "javascript", keyed_js());
+  ASSERT_EQ(up.status, 201) << up.describe();
+  const std::string type = "custom.keyed.keyed_api";
+  const Json d = up.json()["declaration"];
+  EXPECT_EQ(d["credential_types"].dump(), "[\"" + type + "\"]") << d.dump();
+  ASSERT_EQ(d["credential_type_definitions"].size(), 1u) << d.dump();
+  const Json def = d["credential_type_definitions"].at(0);
+  EXPECT_EQ(def["name"].as_string(), type);
+  EXPECT_EQ(def["display_name"].as_string(), "Keyed API");
+  EXPECT_EQ(def["fields"].at(0)["display_name"].as_string(), "Key");
+  EXPECT_TRUE(def["fields"].at(0)["secret"].as_bool());
+  EXPECT_EQ(def["apply"]["kind"].as_string(), "none");
+
+  // The owner's list of types has it after the registered ones; nobody else's does.
+  auto credentials = server().credentials().service;
+  const Json mine = credentials->types(a.id);
+  ASSERT_TRUE(lists_type(mine, type)) << mine.dump();
+  EXPECT_EQ(mine.at(mine.size() - 1)["name"].as_string(), type);
+  EXPECT_EQ(mine.at(mine.size() - 1)["plugin"].as_string(), "custom");
+  EXPECT_EQ(mine.at(mine.size() - 1)["node_type"].as_string(), "custom.keyed");
+  EXPECT_TRUE(lists_type(mine, "http_bearer"));
+  EXPECT_FALSE(lists_type(credentials->types(b.id), type));
+  EXPECT_FALSE(lists_type(credentials->types(), type));
+  Response theirs = client().get("/api/credentials/types", b.token);
+  ASSERT_EQ(theirs.status, 200) << theirs.describe();
+  EXPECT_FALSE(lists_type(theirs.json()["types"], type)) << theirs.body;
+  // Over HTTP too: the owner's GET /api/credentials/types lists it, after the registered ones.
+  Response own = client().get("/api/credentials/types", a.token);
+  ASSERT_EQ(own.status, 200) << own.describe();
+  const Json listed = own.json()["types"];
+  ASSERT_TRUE(lists_type(listed, type)) << own.body;
+  EXPECT_EQ(listed.at(listed.size() - 1)["name"].as_string(), type);
+
+  // The owner creates a credential of it, checked against its fields; nobody else can.
+  const std::string canary = "cu-own-type-" + random_hex(12);
+  Json cb = Json::object();
+  cb.set("name", "keyed");
+  cb.set("type", type);
+  Json fields = Json::object();
+  fields.set("key", canary);
+  cb.set("fields", fields);
+  Response created = client().post("/api/credentials", cb, a.token);
+  ASSERT_EQ(created.status, 201) << created.describe();
+  EXPECT_EQ(created.json()["type"].as_string(), type);
+  EXPECT_EQ(created.json()["secret_fields_set"].dump(), R"(["key"])");
+  EXPECT_EQ(created.body.find(canary), std::string::npos);
+  const std::string cred = created.json()["id"].as_string();
+  EXPECT_TRUE(IsError(client().post("/api/credentials", cb, b.token), 400, "unknown_credential_type"));
+  Json wrong = cb;
+  wrong.set("fields", *Json::parse(R"({"key": "x", "token": "y"})"));
+  EXPECT_TRUE(IsError(client().post("/api/credentials", wrong, a.token), 400, "invalid_credential"));
+  Json short_name = cb;
+  short_name.set("type", "keyed_api");
+  EXPECT_TRUE(IsError(client().post("/api/credentials", short_name, a.token), 400, "unknown_credential_type"));
+  // B cannot name A's type in a node of their own either.
+  Response borrowed = upload(b, "javascript",
+                             "module.exports = {name: 'borrow', credentialTypes: ['" + type +
+                                 "'], execute(items) { return items; }};\n");
+  EXPECT_TRUE(IsError(borrowed, 400, "invalid_custom_node")) << borrowed.describe();
+
+  // A's workflow uses it: compiled, run, the secret never shown.
+  Json creds = Json::object();
+  creds.set("api", cred);
+  Json e = run(a, workflow("custom.keyed", Json::object(), creds));
+  ASSERT_EQ(e["status"].as_string(), "succeeded") << e.dump();
+  EXPECT_EQ(e["output"]["type"].as_string(), type) << e.dump();
+  EXPECT_EQ(e["output"]["length"].as_int(), static_cast<int64_t>(canary.size())) << e.dump();
+  // A registered type's credential is not one the node accepts.
+  Json other = Json::object();
+  other.set("api", make_bearer(a, "bearer", "cu-bearer-" + random_hex(8)));
+  EXPECT_TRUE(has(compile_codes(a, workflow("custom.keyed", Json::object(), other)), "credential_wrong_type"));
+}
+
+TEST_P(CustomNodesTest, OwnCredentialTypesFollowTheNodesLatestVersion) {
+  TestUser a = make_user();
+  upload_ok(a, "javascript", keyed_js());
+  const std::string type = "custom.keyed.keyed_api";
+  Json cb = Json::object();
+  cb.set("name", "keyed");
+  cb.set("type", type);
+  cb.set("fields", *Json::parse(R"({"key": "cu-follow-secret"})"));
+  Response created = client().post("/api/credentials", cb, a.token);
+  ASSERT_EQ(created.status, 201) << created.describe();
+  const std::string cred = created.json()["id"].as_string();
+  Json creds = Json::object();
+  creds.set("api", cred);
+  const std::string pinned = create_workflow(a.token, workflow("custom.keyed", Json::object(), creds, 1));
+  ASSERT_EQ(run_workflow(a, pinned)["status"].as_string(), "succeeded");
+
+  // Version 2 adds an optional field to the type: the stored credential still runs, and the new
+  // field can be set.
+  Response v2 = client().put("/api/nodes/custom/keyed",
+                             body("javascript", keyed_js(", {name: 'region', type: 'select', options: ['eu', 'us']}")),
+                             a.token);
+  ASSERT_EQ(v2.status, 200) << v2.describe();
+  Response region = client().put("/api/credentials/" + cred, *Json::parse(R"({"fields": {"region": "eu"}})"), a.token);
+  ASSERT_EQ(region.status, 200) << region.describe();
+  EXPECT_EQ(region.json()["fields"]["region"].as_string(), "eu");
+  Json latest = run(a, workflow("custom.keyed", Json::object(), creds));
+  ASSERT_EQ(latest["status"].as_string(), "succeeded") << latest.dump();
+
+  // Version 3 no longer declares it: the type is gone, even for the workflow pinned to version 1.
+  Response v3 = client().put("/api/nodes/custom/keyed", body("javascript", greeter_js(3, "keyed")), a.token);
+  ASSERT_EQ(v3.status, 200) << v3.describe();
+  auto credentials = server().credentials().service;
+  EXPECT_FALSE(lists_type(credentials->types(a.id), type));
+  EXPECT_TRUE(IsError(client().post("/api/credentials", cb, a.token), 400, "unknown_credential_type"));
+  EXPECT_TRUE(IsError(client().put("/api/credentials/" + cred, *Json::parse(R"({"fields": {"key": "new"}})"), a.token),
+                      400, "unknown_credential_type"));
+  // The credential itself stays readable...
+  Response got = client().get("/api/credentials/" + cred, a.token);
+  ASSERT_EQ(got.status, 200) << got.describe();
+  EXPECT_EQ(got.json()["type"].as_string(), type);
+  // ...but does not run: the compile refuses it, and so does the run-time check behind it.
+  Response r = execute(a.token, pinned, "?mode=sync");
+  ASSERT_TRUE(IsError(r, 400, "compile_failed")) << r.describe();
+  EXPECT_NE(r.body.find("unknown_credential_type"), std::string::npos) << r.body;
+  auto opened = credentials->open_for_run(a.id, cred, {type});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, "unknown_credential_type");
+  EXPECT_NE(opened.error().message.find("no longer exists"), std::string::npos) << opened.error().message;
+
+  // Declared again (version 4): it runs again.
+  ASSERT_EQ(client().put("/api/nodes/custom/keyed", body("javascript", keyed_js()), a.token).status, 200);
+  EXPECT_TRUE(credentials->open_for_run(a.id, cred, {type}).ok());
+  Json again = run_workflow(a, pinned);
+  ASSERT_EQ(again["status"].as_string(), "succeeded") << again.dump();
+
+  // Deleting the node takes the type with it; the credential can still be deleted.
+  EXPECT_EQ(client().del("/api/nodes/custom/keyed", a.token).status, 204);
+  EXPECT_FALSE(lists_type(credentials->types(a.id), type));
+  EXPECT_EQ(client().get("/api/credentials/" + cred, a.token).status, 200);
+  EXPECT_EQ(client().del("/api/credentials/" + cred, a.token).status, 204);
+}
+
+TEST_P(CustomNodesTest, PythonNodesDeclareCredentialTypesToo) {
+  TestUser a = make_user();
+  Response up = upload(a, "python",
+                       "NODE = {\n"
+                       "    'name': 'pykeyed',\n"
+                       "    'credential_types': [{'name': 'py_key', 'display_name': 'Key', 'description': None,\n"
+                       "        'fields': [{'name': 'key', 'type': 'string', 'secret': True, 'placeholder': None}],\n"
+                       "        'apply': {'kind': 'header', 'name': 'X-Key', 'field': 'key'}}],\n"
+                       "    'fields': [{'name': 'auth', 'type': 'credential', 'credential_types': ['py_key']}],\n"
+                       "}\n"
+                       "def execute(items, params, weft):\n"
+                       "    c = weft.credential('auth')\n"
+                       "    weft.log('key is', c['fields']['key'])\n"
+                       "    return {'type': c['type']}\n");
+  ASSERT_EQ(up.status, 201) << up.describe();
+  const std::string type = "custom.pykeyed.py_key";
+  const Json d = up.json()["declaration"];
+  EXPECT_EQ(d["fields"].at(0)["credential_types"].dump(), "[\"" + type + "\"]") << d.dump();
+  EXPECT_EQ(d["credential_type_definitions"].at(0)["apply"]["name"].as_string(), "X-Key") << d.dump();
+  const std::string canary = "cu-py-key-" + random_hex(12);
+  Json cb = Json::object();
+  cb.set("name", "pykey");
+  cb.set("type", type);
+  Json fields = Json::object();
+  fields.set("key", canary);
+  cb.set("fields", fields);
+  Response created = client().post("/api/credentials", cb, a.token);
+  ASSERT_EQ(created.status, 201) << created.describe();
+  Json params = Json::object();
+  params.set("auth", created.json()["id"]);
+  Json e = run(a, workflow("custom.pykeyed", params));
+  ASSERT_EQ(e["status"].as_string(), "succeeded") << e.dump();
+  EXPECT_EQ(e["output"]["type"].as_string(), type) << e.dump();
+  const std::string logs = logs_text(a, e["id"].as_string());
+  EXPECT_EQ(logs.find(canary), std::string::npos) << logs;
+  EXPECT_NE(logs.find("key is [REDACTED]"), std::string::npos) << logs;
+}
+
 WEFT_API_BACKENDS(CustomNodesTest);
 
 // A custom node like the seed's Trello example: it calls an outside API through the host's guarded
@@ -556,6 +782,7 @@ class CustomNodesHttpTest : public CustomNodesTest {
       Json card = Json::object();
       card.set("id", "card-1");
       card.set("path", r.path);
+      card.set("target", r.target);  // with the query: an API that echoes what it got
       card.set("authorization", r.header("authorization"));
       card.set("body", r.body);
       return net::testing::TestResponse::text(201, card.dump(), "application/json");
@@ -612,6 +839,116 @@ TEST_P(CustomNodesHttpTest, CallsAnOutsideApiOnlyThroughTheHost) {
   EXPECT_EQ(seen[0].path, "/1/cards");
   EXPECT_EQ(seen[0].header("authorization"), "Bearer " + canary);
   EXPECT_EQ(seen[0].body, R"({"name":"ada's card"})");
+}
+
+// The seed's Trello example: the node declares its own credential type (a key and a token the
+// API wants in the query: apply none, the node sends them itself), reads the credential its
+// configuration references, calls the API through the host and logs — the secrets masked
+// everywhere the run writes.
+TEST_P(CustomNodesHttpTest, ATrelloLikeNodeDeclaresAndUsesItsOwnCredentialType) {
+  TestUser a = make_user();
+  TestUser b = make_user();
+  upload_ok(a, "javascript",
+            "module.exports = {\n"
+            "  name: 'trello',\n"
+            "  displayName: 'Trello: create a card',\n"
+            "  credentialTypes: [{\n"
+            "    name: 'trello_api', displayName: 'Trello API key and token',\n"
+            "    fields: [{name: 'api_key', displayName: 'API key', type: 'string', secret: true, required: true},\n"
+            "             {name: 'token', type: 'string', secret: true, required: true}],\n"
+            "    apply: {kind: 'none'},\n"
+            "  }],\n"
+            "  fields: [{name: 'base_url', type: 'string', required: true},\n"
+            "           {name: 'title', type: 'string', required: true}],\n"
+            "  async execute(items, params, weft) {\n"
+            "    const c = await weft.credential('trello');\n"
+            "    const url = params.base_url + '/1/cards?key=' + c.fields.api_key + '&token=' + c.fields.token;\n"
+            "    weft.log('POST ' + url);\n"
+            "    const res = await weft.http({method: 'POST', url, json: {name: params.title}});\n"
+            "    weft.log('created card, status ' + res.status);\n"
+            "    return {status: res.status, card: JSON.parse(res.body), type: c.type};\n"
+            "  },\n"
+            "};\n");
+  const std::string type = "custom.trello.trello_api";
+  const std::string key = "cu-trello-key-" + random_hex(12);
+  const std::string token = "cu-trello-token-" + random_hex(12);
+  Json cb = Json::object();
+  cb.set("name", "my trello");
+  cb.set("type", type);
+  Json fields = Json::object();
+  fields.set("api_key", key);
+  fields.set("token", token);
+  cb.set("fields", fields);
+  Response created = client().post("/api/credentials", cb, a.token);
+  ASSERT_EQ(created.status, 201) << created.describe();
+  EXPECT_TRUE(IsError(client().post("/api/credentials", cb, b.token), 400, "unknown_credential_type"));
+  EXPECT_FALSE(lists_type(server().credentials().service->types(b.id), type));
+  EXPECT_TRUE(lists_type(server().credentials().service->types(a.id), type));
+
+  Json params = Json::object();
+  params.set("base_url", api_->base_url());
+  params.set("title", "{{ $json.name }}'s card");
+  Json creds = Json::object();
+  creds.set("trello", created.json()["id"]);
+  Json e = run(a, workflow("custom.trello", params, creds));
+  ASSERT_EQ(e["status"].as_string(), "succeeded") << e.dump();
+  EXPECT_EQ(e["output"]["status"].as_int(), 201) << e.dump();
+  EXPECT_EQ(e["output"]["type"].as_string(), type) << e.dump();
+  EXPECT_EQ(e["output"]["card"]["path"].as_string(), "/1/cards") << e.dump();
+  // The API echoed the secrets back: the node got them masked, so its output has none.
+  EXPECT_EQ(e["output"]["card"]["target"].as_string(), "/1/cards?key=[REDACTED]&token=[REDACTED]") << e.dump();
+  EXPECT_EQ(e.dump().find(key), std::string::npos) << e.dump();
+  EXPECT_EQ(e.dump().find(token), std::string::npos) << e.dump();
+  const std::string logs = logs_text(a, e["id"].as_string());
+  EXPECT_NE(logs.find("/1/cards?key=[REDACTED]&token=[REDACTED]"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("created card, status 201"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find(key), std::string::npos) << logs;
+  EXPECT_EQ(logs.find(token), std::string::npos) << logs;
+
+  auto seen = api_->requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].target, "/1/cards?key=" + key + "&token=" + token);
+  EXPECT_EQ(seen[0].body, R"({"name":"ada's card"})");
+}
+
+// A custom type with "apply": the node only names the credential; the host applies it.
+TEST_P(CustomNodesHttpTest, AnOwnBearerTypeIsAppliedByTheHost) {
+  TestUser a = make_user();
+  upload_ok(a, "javascript",
+            "module.exports = {\n"
+            "  name: 'boards',\n"
+            "  credentialTypes: [{name: 'boards_token',\n"
+            "    fields: [{name: 'token', type: 'string', secret: true, required: true}],\n"
+            "    apply: {kind: 'bearer', field: 'token'}}],\n"
+            "  fields: [{name: 'base_url', type: 'string', required: true},\n"
+            "           {name: 'auth', type: 'credential', credentialTypes: ['boards_token']}],\n"
+            "  async execute(items, params, weft) {\n"
+            "    const res = await weft.http({method: 'POST', url: params.base_url + '/boards', credential: 'auth',\n"
+            "                                 headers: {Authorization: 'Bearer forged'}, json: {}});\n"
+            "    return {status: res.status, card: JSON.parse(res.body)};\n"
+            "  },\n"
+            "};\n");
+  const std::string canary = "cu-boards-" + random_hex(12);
+  Json cb = Json::object();
+  cb.set("name", "boards");
+  cb.set("type", "custom.boards.boards_token");
+  Json fields = Json::object();
+  fields.set("token", canary);
+  cb.set("fields", fields);
+  Response created = client().post("/api/credentials", cb, a.token);
+  ASSERT_EQ(created.status, 201) << created.describe();
+  Json params = Json::object();
+  params.set("base_url", api_->base_url());
+  params.set("auth", created.json()["id"]);
+  Json e = run(a, workflow("custom.boards", params));
+  ASSERT_EQ(e["status"].as_string(), "succeeded") << e.dump();
+  EXPECT_EQ(e["output"]["status"].as_int(), 201) << e.dump();
+  // What the API echoed of the header is masked before the node sees it.
+  EXPECT_NE(e["output"]["card"]["authorization"].as_string().find("[REDACTED]"), std::string::npos) << e.dump();
+  EXPECT_EQ(e.dump().find(canary), std::string::npos) << e.dump();
+  auto seen = api_->requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].header("authorization"), "Bearer " + canary);
 }
 
 WEFT_API_BACKENDS(CustomNodesHttpTest);

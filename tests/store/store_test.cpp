@@ -5,9 +5,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <latch>
 #include <mutex>
 #include <set>
@@ -2285,6 +2287,37 @@ TEST(SqliteStore, InMemoryDatabase) {
   auto other = open_store(testing::test_registry(), "sqlite::memory:");
   ASSERT_OK(other);
   EXPECT_EQ((*other)->get_execution(e->id).error().code, "not_found");
+}
+
+TEST(SqliteStore, DataDirectoryAndDatabaseFilesAreOwnerOnly) {
+  // Other local users, and sandboxed user code running under its own uid, must not read the
+  // database: the directory Weft creates is 0700 and the files 0600; an existing 0644 file is
+  // tightened when opened.
+  char tmpl[] = "/tmp/weft-store-perms-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  {
+    auto s = open_store(testing::test_registry(), "sqlite:" + root + "/data/weft.db");
+    ASSERT_OK(s);
+    ASSERT_OK((*s)->create_execution(new_exec("alice")));
+    struct stat st {};
+    ASSERT_EQ(::stat((root + "/data").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+    for (const char* f : {"/data/weft.db", "/data/weft.db-wal"}) {
+      ASSERT_EQ(::stat((root + f).c_str(), &st), 0) << f;
+      EXPECT_EQ(st.st_mode & 077, 0u) << f;
+    }
+  }
+  ASSERT_EQ(::chmod((root + "/data/weft.db").c_str(), 0644), 0);
+  {
+    auto s = open_store(testing::test_registry(), "sqlite:" + root + "/data/weft.db");
+    ASSERT_OK(s);
+    struct stat st {};
+    ASSERT_EQ(::stat((root + "/data/weft.db").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
 }
 
 TEST(SqliteStore, BadUrlsAreRefused) {
