@@ -326,26 +326,33 @@ Result<Json> read_field(const Json& f, size_t index, const registry::Registry* r
   if (!required.ok()) return required.error();
   out.set("required", *required);
 
-  // Members that belong to one type only.
-  auto only_for = [&](const char* member, std::initializer_list<std::string_view> types) -> Status {
-    const Json* v = f.find(member);
-    if (!v || v->is_null()) return {};
-    if (std::find(types.begin(), types.end(), type) != types.end()) return {};
-    std::string names;
-    for (auto t : types) names += (names.empty() ? "" : " or ") + std::string(t);
-    return bad(w + member, "applies to " + names + " fields only");
+  // Members that belong to one type only. (A table with arrays of its own: an initializer_list
+  // nested in another one would dangle once the outer list is built.)
+  struct OnlyFor {
+    const char* member;
+    std::array<std::string_view, 3> types;  // empty entries unused
   };
-  for (auto [member, types] :
-       std::initializer_list<std::pair<const char*, std::initializer_list<std::string_view>>>{
-           {"options", {"select"}},
-           {"language", {"code"}},
-           {"credentialTypes", {"credential"}},
-           {"credential_types", {"credential"}},
-           {"min", {"number", "integer"}},
-           {"max", {"number", "integer"}},
-           {"maxLength", {"string", "code", "expression"}},
-           {"max_length", {"string", "code", "expression"}}}) {
-    if (Status st = only_for(member, types); !st.ok()) return st.error();
+  static constexpr OnlyFor kOnlyFor[] = {
+      {"options", {"select"}},
+      {"language", {"code"}},
+      {"credentialTypes", {"credential"}},
+      {"credential_types", {"credential"}},
+      {"min", {"number", "integer"}},
+      {"max", {"number", "integer"}},
+      {"maxLength", {"string", "code", "expression"}},
+      {"max_length", {"string", "code", "expression"}},
+  };
+  for (const OnlyFor& rule : kOnlyFor) {
+    const Json* v = f.find(rule.member);
+    if (!v || v->is_null()) continue;
+    bool fits = false;
+    std::string names;
+    for (std::string_view t : rule.types) {
+      if (t.empty()) continue;
+      fits = fits || t == type;
+      names += (names.empty() ? "" : " or ") + std::string(t);
+    }
+    if (!fits) return bad(w + rule.member, "applies to " + names + " fields only");
   }
 
   Json allowed_values = Json::array();
