@@ -295,6 +295,9 @@ void enter_cwd(const Options& o) {
 }
 
 void no_new_privs() {
+  // Files the code creates are its own only (0600/0700): in launcher-only mode two sandboxes of
+  // different users share /tmp-like directories while they run.
+  umask(077);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", errno_text("prctl"));
   if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) die("no_new_privs", "not set");
 }
