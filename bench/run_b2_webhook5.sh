@@ -49,7 +49,7 @@ json.dump(c, open(sys.argv[2], "w"), indent=1)
 PY
 db=sqlite:$work/weft.db
 base=http://127.0.0.1:$port
-(cd "$work" && exec "$weft" serve --port "$port" --db "$db" --config "$work/weft.json") >"$work/server.log" 2>&1 &
+(cd "$work" && WEFT_WS_PORT=0 exec "$weft" serve --port "$port" --db "$db" --config "$work/weft.json") >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do
   curl -sf -o /dev/null "$base/readyz" && break

@@ -46,7 +46,8 @@ def start(dbdir, port):
     os.makedirs(dbdir, exist_ok=True)
     cmd = [weft, "serve", "--port", str(port), "--db", "sqlite:" + os.path.join(dbdir, "weft.db"), "--config", config]
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, cwd=dbdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd, cwd=dbdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, WEFT_WS_PORT="0"))
     while True:
         if ready_once(port):
             return p, (time.perf_counter() - t0) * 1000

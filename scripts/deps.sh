@@ -11,6 +11,7 @@ PKGS=(
   libpq-dev postgresql
   libsodium-dev libcurl4-openssl-dev
   bubblewrap libseccomp-dev libtree-sitter-dev python3
+  tzdata
   libpistache-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -1,12 +1,17 @@
 #include "host/api/api.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 
 #include "host/codecheck/codecheck.hpp"
 #include "host/core/call.hpp"
+#include "host/api/handler_util.hpp"
+#include "host/api/routes.hpp"
+#include "host/api/serve.hpp"
 #include "host/http/server.hpp"
+#include "host/service/audit.hpp"
 
 namespace weft::api {
 
@@ -17,34 +22,7 @@ using http::Route;
 
 namespace {
 
-const std::string& uid(const Request& r) { return r.principal->user_id; }
-
-// ?limit=N (1..200, default 50).
-Result<int64_t> int_param(const std::string& text, const char* what, int64_t min, int64_t max) {
-  char* end = nullptr;
-  long long n = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || n < min || n > max)
-    return Error("invalid_argument", std::string(what) + " must be an integer from " + std::to_string(min) +
-                                         " to " + std::to_string(max));
-  return static_cast<int64_t>(n);
-}
-
-// ?limit=N (1..200, default 50).
-Result<int64_t> page_limit(const Request& r) {
-  auto v = r.query_param("limit");
-  if (!v) return int64_t{50};
-  return int_param(*v, "limit", 1, 200);
-}
-
-// Lists are read with limit + 1 rows: an extra row means there is a next page, whose cursor is
-// the last id kept.
-template <typename T>
-std::string trim_page(std::vector<T>& rows, int64_t limit) {
-  if (static_cast<int64_t>(rows.size()) <= limit) return "";
-  rows.resize(static_cast<size_t>(limit));
-  return rows.back().id;
-}
-
+using namespace util;  // NOLINT: the shared handler helpers
 
 Json user_json(const store::UserRecord& u) {
   Json j = Json::object();
@@ -55,6 +33,41 @@ Json user_json(const store::UserRecord& u) {
   j.set("disabled", u.disabled);
   j.set("created_at", u.created_at_ms);
   return j;
+}
+
+// An account or administrative change for the audit trail (docs/api.md "Audit trail"), by the
+// caller. The change is already made when this runs: an entry that cannot be written is reported
+// on standard error, the answer stands.
+void audit_change(ApiContext* c, const Request& req, const std::string& action, Json details) {
+  if (!c->audit) return;
+  service::AuditEntry e;
+  e.user_id = req.principal ? req.principal->user_id : "";
+  e.action_type = action;
+  e.details = std::move(details);
+  if (Status st = c->audit->record(e); !st.ok())
+    std::fprintf(stderr, "weft: audit entry %s not written: %s\n", action.c_str(), st.error().code.c_str());
+}
+
+// admin.* entries: {target, before, after} (null before/after: there was none).
+void audit_admin(ApiContext* c, const Request& req, const std::string& action, const std::string& target,
+                 Json before, Json after) {
+  Json d = Json::object();
+  d.set("target", target);
+  d.set("before", std::move(before));
+  d.set("after", std::move(after));
+  audit_change(c, req, action, std::move(d));
+}
+
+// api_key.* entries: the key's public identity, never the key.
+Json key_audit(const store::ApiKeyRecord& k) {
+  Json d = Json::object();
+  d.set("key_id", k.id);
+  d.set("name", k.name);
+  d.set("prefix", k.prefix);
+  Json scopes = Json::array();
+  for (const auto& sc : k.scopes) scopes.push_back(sc);
+  d.set("scopes", scopes);
+  return d;
 }
 
 Json token_json(const auth::TokenPair& t) {
@@ -101,62 +114,6 @@ Json diagnostics_json(const compiler::CompileResult& r) {
   for (const auto& d : r.warnings) warnings.push_back(d.to_json());
   j.set("warnings", warnings);
   return j;
-}
-
-Json list_body(const char* key, Json items, const std::string& next_cursor) {
-  Json j = Json::object();
-  j.set(key, std::move(items));
-  if (!next_cursor.empty()) j.set("next_cursor", next_cursor);
-  return j;
-}
-
-// Reads a JSON body or answers the error; nullopt when answered.
-std::optional<Json> body_or_error(const Request& req, Responder& res) {
-  auto b = req.json_object();
-  if (!b.ok()) {
-    res.error(b.error());
-    return std::nullopt;
-  }
-  return std::move(*b);
-}
-
-// Only these members may appear in a body; anything else is a 400 (mass assignment, typos).
-bool only_fields(const Json& body, std::initializer_list<std::string_view> allowed, Responder& res) {
-  for (const auto& [k, v] : body.as_object()) {
-    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-      Json d = Json::object();
-      d.set("field", k);
-      res.error(400, "unknown_field", "unknown field '" + k + "'", d);
-      return false;
-    }
-  }
-  return true;
-}
-
-// Members that must have a given JSON type when present: "string", "int", "bool", "array".
-bool typed_fields(const Json& body, std::initializer_list<std::pair<std::string_view, std::string_view>> spec,
-                  Responder& res) {
-  for (const auto& [name, type] : spec) {
-    const Json* v = body.find(name);
-    if (!v) continue;
-    const bool ok = (type == "string" && v->is_string()) || (type == "int" && v->is_int()) ||
-                    (type == "bool" && v->is_bool()) || (type == "array" && v->is_array());
-    if (!ok) {
-      Json d = Json::object();
-      d.set("field", std::string(name));
-      d.set("expected", std::string(type));
-      res.error(400, "invalid_argument", "'" + std::string(name) + "' must be of type " + std::string(type), d);
-      return false;
-    }
-  }
-  return true;
-}
-
-std::vector<std::string> string_list(const Json& v) {
-  std::vector<std::string> out;
-  for (const Json& s : v.as_array())
-    if (s.is_string()) out.push_back(s.as_string());
-  return out;
 }
 
 using Formatter = std::function<void(Responder&, const Result<service::StartResult>&)>;
@@ -380,6 +337,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          auto k = c->auth->create_api_key(*req.principal, b["name"].as_string(), string_list(b["scopes"]),
                                           b["expires_in_seconds"].as_int(0));
          if (!k.ok()) return res.error(k.error());
+         audit_change(c, req, "api_key.create", key_audit(k->record));
          Json j = key_json(k->record);
          j.set("key", k->key);
          res.json(201, j);
@@ -395,6 +353,10 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          }
          auto k = c->auth->rotate_api_key(*req.principal, req.param("id"), overlap);
          if (!k.ok()) return res.error(k.error());
+         Json audited = key_audit(k->record);
+         audited.set("replaces", req.param("id"));
+         audited.set("overlap_seconds", overlap >= 0 ? Json(overlap) : Json());  // null: the default
+         audit_change(c, req, "api_key.rotate", audited);
          Json j = key_json(k->record);
          j.set("key", k->key);
          res.json(201, j);
@@ -403,6 +365,9 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        "Revoke an API key", [c](Request& req, Responder res) {
          if (Status st = c->auth->revoke_api_key(*req.principal, req.param("id")); !st.ok())
            return res.error(st.error());
+         Json audited = Json::object();
+         audited.set("key_id", req.param("id"));
+         audit_change(c, req, "api_key.revoke", audited);
          res.no_content();
        }});
 
@@ -840,12 +805,21 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        }});
   auto plugin_switch = [c](bool enable) {
     return [c, enable](Request& req, Responder res) {
+      Json before;
+      for (const auto& p : c->host->registry().plugins()) {
+        if (p.name != req.param("name")) continue;
+        before = Json::object();
+        before.set("state", registry::to_string(p.state));
+      }
       if (Status st = c->host->set_plugin_enabled(req.param("name"), enable); !st.ok()) return res.error(st.error());
       for (const auto& p : c->host->registry().plugins()) {
         if (p.name != req.param("name")) continue;
         Json j = Json::object();
         j.set("name", p.name);
         j.set("state", registry::to_string(p.state));
+        Json after = Json::object();
+        after.set("state", j["state"]);
+        audit_admin(c, req, enable ? "admin.plugin_enable" : "admin.plugin_disable", p.name, before, after);
         return res.json(200, j);
       }
       res.error(404, "not_found", "plugin not found");
@@ -876,6 +850,7 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
                                        b.contains("role") ? b["role"].as_string() : "user",
                                        b.contains("tier") ? b["tier"].as_string() : "free");
          if (!u.ok()) return res.error(u.error());
+         audit_admin(c, req, "admin.user_create", u->id, Json(), user_json(*u));
          res.json(201, user_json(*u));
        }}));
   add({"PUT", "/api/admin/users/:id/tier", Access::Admin, adm, "", false, true, "Set a user's tier",
@@ -883,8 +858,16 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
          auto body = body_or_error(req, res);
          if (!body || !only_fields(*body, {"tier"}, res)) return;
          if (!typed_fields(*body, {{"tier", "string"}}, res)) return;
+         auto old = c->host->store()->get_user(req.param("id"));
          auto u = c->auth->set_tier(req.param("id"), (*body)["tier"].as_string());
          if (!u.ok()) return res.error(u.error());
+         Json before, after = Json::object();
+         if (old.ok()) {
+           before = Json::object();
+           before.set("tier", old->tier);
+         }
+         after.set("tier", u->tier);
+         audit_admin(c, req, "admin.user_tier", u->id, before, after);
          res.json(200, user_json(*u));
        }});
   // ---- webhooks (public: the path is the secret, or the body is signed) ---------------------------
@@ -997,6 +980,24 @@ void register_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
        "Webhook entry point: runs the workflow whose webhook trigger owns the path", webhook});
   add({"GET", "/webhook/*path", Access::Public, "", "webhook", true, false,
        "Webhook entry point (GET)", webhook});
+
+  // The execution WebSocket has its own listener (host/http/websocket.hpp): here, its port.
+  add({"GET", "/ws/orchestrator/:executionId", Access::User, std::string(auth::scope::kExecutionsRead), "", false, false,
+       "Where the execution WebSocket listens: 426 with its port", [c](Request&, Responder res) {
+         const uint16_t port = websocket_port_of(c);
+         Json d = Json::object();
+         d.set("port", static_cast<int64_t>(port));
+         res.add_header("Upgrade", "websocket");
+         res.error(426, "websocket_port",
+                   port ? "the WebSocket endpoint listens on port " + std::to_string(port) + " of this host"
+                        : std::string("the WebSocket endpoint is disabled on this server"),
+                   d);
+       }});
+
+  // ---- areas with their own files (host/api/routes_*.cpp) -----------------------------------------
+  register_human_routes(router, ctx);
+  register_audit_routes(router, ctx);
+  register_schedule_routes(router, ctx);
 }
 
 }  // namespace weft::api

@@ -23,6 +23,11 @@
 namespace weft::http {
 class Server;
 }
+namespace weft::service {
+class HumanService;
+class AuditLog;
+class ScheduleService;
+}
 
 namespace weft::api {
 
@@ -33,6 +38,9 @@ struct ApiContext {
   std::shared_ptr<service::ExecutionService> executions;
   std::shared_ptr<service::CredentialService> credentials;
   std::shared_ptr<service::CustomNodeService> custom_nodes;  // null: custom-node routes answer 503
+  std::shared_ptr<service::HumanService> human;         // /api/orchestrator/* (issue 6)
+  std::shared_ptr<service::AuditLog> audit;             // /api/audit/* (the same log credentials write)
+  std::shared_ptr<service::ScheduleService> schedules;  // /api/schedules (null: routes answer 503)
   std::shared_ptr<http::SseHub> sse;
   std::shared_ptr<http::RateLimiter> limiter;
   std::shared_ptr<http::MetricsRegistry> metrics;

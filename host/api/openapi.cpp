@@ -13,6 +13,7 @@
 #include <set>
 
 #include "host/api/api.hpp"
+#include "host/api/routes.hpp"
 
 namespace weft::api {
 
@@ -119,7 +120,7 @@ constexpr std::string_view kComponents = R"json({
       "openapi": {"type": "string"}, "info": {"type": "object"}, "paths": {"type": "object"}}},
   "Role": {"type": "string", "enum": ["user", "admin"]},
   "Tier": {"type": "string", "enum": ["free", "pro", "enterprise"]},
-  "Scope": {"type": "string", "enum": ["*", "workflows:read", "workflows:write", "executions:read", "executions:write", "keys:manage", "credentials:read", "credentials:write", "admin"]},
+  "Scope": {"type": "string", "enum": ["*", "workflows:read", "workflows:write", "executions:read", "executions:write", "keys:manage", "credentials:read", "credentials:write", "audit:read", "admin"]},
   "TokenPair": {"type": "object",
     "required": ["token_type", "access_token", "access_expires_at", "refresh_token", "refresh_expires_at"],
     "properties": {
@@ -201,7 +202,9 @@ constexpr std::string_view kComponents = R"json({
     "timeout_seconds": {"type": "number", "minimum": 1, "maximum": 604800, "default": 300},
     "variables": {"type": ["object", "null"], "default": {}, "description": "Visible to expressions as $vars."},
     "output_node": {"type": ["string", "null"], "description": "Id of the node whose output is the workflow result."},
-    "max_failures": {"type": "integer", "minimum": 0, "maximum": 1000000, "default": 0}}},
+    "max_failures": {"type": "integer", "minimum": 0, "maximum": 1000000, "default": 0},
+    "error_workflow": {"type": ["string", "null"], "maxLength": 64, "pattern": "^[a-z0-9_-]*$",
+      "description": "Id of the workflow to start (its latest version, same owner) when an execution of this workflow fails; empty or null = none. It receives the failure as its input (docs/workflow-format.md, Error workflows)."}}},
   "NodeSettings": {"type": ["object", "null"], "additionalProperties": true, "properties": {
     "timeout_seconds": {"type": "number", "minimum": 1, "maximum": 86400, "default": 60},
     "retry_count": {"type": "integer", "minimum": 0, "maximum": 10, "default": 0},
@@ -979,9 +982,26 @@ Json parse_table(std::string_view text, const char* what, Json& doc) {
 Json openapi_document(const http::Router& router, const std::string& version) {
   Json doc = Json::object();
   doc.set("openapi", "3.1.0");
-  const Json operations = parse_table(kOperations, "kOperations", doc);
-  const Json components = parse_table(kComponents, "kComponents", doc);
-  const Json tags = parse_table(kTags, "kTags", doc);
+  Json operations = parse_table(kOperations, "kOperations", doc);
+  Json components = parse_table(kComponents, "kComponents", doc);
+  Json tags = parse_table(kTags, "kTags", doc);
+  // The route areas' own parts (host/api/routes.hpp).
+  const std::pair<const char*, OpenApiPart> parts[] = {
+      {"human", openapi_human()}, {"audit", openapi_audit()}, {"schedules", openapi_schedules()}};
+  for (const auto& [name, part] : parts) {
+    const std::string what = std::string("openapi_") + name;
+    Json ops = parse_table(part.operations, (what + ".operations").c_str(), doc);
+    for (const auto& [k, v] : ops.as_object()) operations.set(k, v);
+    Json comps = parse_table(part.components, (what + ".components").c_str(), doc);
+    if (comps.is_object()) {
+      Json schemas = components["schemas"].is_object() ? components["schemas"] : Json::object();
+      for (const auto& [k, v] : comps.as_object()) schemas.set(k, v);
+      components.set("schemas", schemas);
+    }
+    Json t = parse_table(part.tags, (what + ".tags").c_str(), doc);
+    if (t.is_array())
+      for (const Json& x : t.as_array()) tags.push_back(x);
+  }
 
   Json info = Json::object();
   info.set("title", "Weft API");

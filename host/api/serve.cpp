@@ -6,11 +6,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 
 #include "host/core/call.hpp"
 #include "host/service/code.hpp"
+#include "host/service/human.hpp"
+#include "host/service/schedules.hpp"
 #include "host/http/rate_limit.hpp"
 
 namespace weft::api {
@@ -55,7 +58,70 @@ Status write_private_file(const std::string& path, const std::string& text) {
   return {};
 }
 
+// The bound WebSocket port per running server (websocket_port_of), for the HTTP port's 426 answer.
+std::mutex g_ws_ports_mu;
+std::map<const ApiContext*, uint16_t> g_ws_ports;
+
+// "server.websocket" (config/weft.json documents it).
+Status read_websocket_section(const Json& j, http::WebSocketOptions& w) {
+  if (j.is_null()) return {};
+  if (!j.is_object()) return Error("invalid_config", "server.websocket must be an object");
+  for (const auto& [k, v] : j.as_object()) {
+    if (k.rfind("$", 0) == 0) continue;
+    auto want_int = [&, key = k, val = v](int64_t min, int64_t max) -> Result<int64_t> {
+      if (!val.is_int() || val.as_int() < min || val.as_int() > max)
+        return Error("invalid_config", "server.websocket." + key + " must be an integer in " + std::to_string(min) +
+                                           ".." + std::to_string(max));
+      return val.as_int();
+    };
+    if (k == "enabled") {
+      if (!v.is_bool()) return Error("invalid_config", "server.websocket.enabled must be true or false");
+      w.enabled = v.as_bool();
+    } else if (k == "address") {
+      if (!v.is_string()) return Error("invalid_config", "server.websocket.address must be a string (\"\" = the HTTP address)");
+      w.address = v.as_string();
+    } else if (k == "port") {
+      auto n = want_int(0, 65535);
+      if (!n.ok()) return n.error();
+      w.port = static_cast<int>(*n);
+    } else if (k == "max_connections") {
+      auto n = want_int(1, 1000000);
+      if (!n.ok()) return n.error();
+      w.max_connections = static_cast<size_t>(*n);
+    } else if (k == "max_message_bytes") {
+      auto n = want_int(1024, 16LL << 20);
+      if (!n.ok()) return n.error();
+      w.max_message_bytes = static_cast<size_t>(*n);
+    } else if (k == "ping_interval_ms") {
+      auto n = want_int(100, 3600000);
+      if (!n.ok()) return n.error();
+      w.ping_interval_ms = *n;
+    } else if (k == "handshake_timeout_ms") {
+      auto n = want_int(100, 600000);
+      if (!n.ok()) return n.error();
+      w.handshake_timeout_ms = *n;
+    } else if (k == "max_backlog_bytes") {
+      auto n = want_int(65536, 1LL << 30);  // above the largest event (outputs in events are capped at 8 KiB)
+      if (!n.ok()) return n.error();
+      w.max_backlog_bytes = static_cast<size_t>(*n);
+    } else if (k == "threads") {
+      auto n = want_int(1, 64);
+      if (!n.ok()) return n.error();
+      w.threads = static_cast<size_t>(*n);
+    } else {
+      return Error("invalid_config", "server.websocket: unknown key \"" + k.substr(0, 64) + "\"");
+    }
+  }
+  return {};
+}
+
 }  // namespace
+
+uint16_t websocket_port_of(const ApiContext* ctx) {
+  std::lock_guard<std::mutex> lk(g_ws_ports_mu);
+  auto it = g_ws_ports.find(ctx);
+  return it == g_ws_ports.end() ? 0 : it->second;
+}
 
 Result<ServeConfig> ServeConfig::from(const app::Config& config) {
   ServeConfig s;
@@ -119,6 +185,12 @@ Result<ServeConfig> ServeConfig::from(const app::Config& config) {
     if (!v->is_string() || v->as_string().empty()) return Error("invalid_config", "server.secret_file must be a path");
     s.secret_file = v->as_string();
     s.create_secret = false;  // an explicitly configured secret must exist
+  }
+  if (Status st = read_websocket_section(j["websocket"], s.websocket); !st.ok()) return st.error();
+  if (const char* e = std::getenv("WEFT_WS_PORT"); e && *e) {
+    auto v = env_int("WEFT_WS_PORT", 0, 65535);
+    if (!v.ok()) return v.error();
+    s.websocket.port = static_cast<int>(*v);
   }
   if (const Json* v = j.find("admin_email"); v && v->is_string()) s.admin_email = v->as_string();
   if (const Json* v = j.find("bootstrap_admin"); v && v->is_bool()) s.bootstrap_admin = v->as_bool();
@@ -198,6 +270,19 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const app::Config& config, c
   ctx->rate_overrides = serve.http.rate_overrides;
   ctx->rate_limits = serve.http.rate_limits;
   ctx->version = WEFT_VERSION_STRING;
+  ctx->audit = s->credentials_.audit;
+  {
+    // Human in the loop: answers wake this process's workers at once (other processes' workers
+    // find the execution due: the store sets its wake time when the answer commits).
+    app::Host* hp = &h;
+    ctx->human = std::make_shared<service::HumanService>(h.store(), ctx->audit, [hp] { hp->workers().wake(); });
+  }
+  {
+    // Cron schedules (/api/schedules); the scheduler thread starts after the workers.
+    auto opts = service::ScheduleOptions::from(config.raw["schedules"]);
+    if (!opts.ok()) return opts.error();
+    ctx->schedules = std::make_shared<service::ScheduleService>(h, *opts);
+  }
   s->ctx_ = ctx;
 
   // The sandbox's counters (code nodes): pool hits, misses (cold starts) and kills.
@@ -291,10 +376,38 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const app::Config& config, c
   ctx->server = s->server_.get();
   (void)h.workers().reclaim_dead_local_leases();
   if (serve.start_workers) h.workers().start();
+  ctx->schedules->start();  // unless schedules.enabled is false
   auto port = s->server_->start();
   if (!port.ok()) {
     h.workers().stop();
     return port.error();
+  }
+  if (serve.websocket.enabled) {
+    // Its own listener (Pistache cannot hand a connection over): the HTTP address and port + 1
+    // unless configured; ephemeral when the HTTP port is.
+    http::WebSocketOptions wo = serve.websocket;
+    if (wo.address.empty()) wo.address = serve.http.address;
+    if (wo.port < 0) wo.port = serve.http.port == 0 ? 0 : serve.http.port + 1;
+    if (wo.port > 65535) wo.port = 0;
+    wo.cors_origins = serve.http.cors_origins;
+    s->ws_ = std::make_shared<http::WebSocketServer>(wo, h.store(), ctx->auth, ctx->sse,
+                                                    orchestrator_websocket_hooks(ctx));
+    auto ws_port = s->ws_->start();
+    if (!ws_port.ok()) {
+      s->ws_.reset();
+      h.workers().stop();
+      return ws_port.error();
+    }
+    {
+      std::lock_guard<std::mutex> lk(g_ws_ports_mu);
+      g_ws_ports[ctx.get()] = *ws_port;
+    }
+    std::weak_ptr<http::WebSocketServer> weak_ws = s->ws_;
+    ctx->metrics->gauge_fn("weft_websocket_connections", "Open WebSocket connections (incl. handshaking)", {},
+                           [weak_ws]() -> double {
+                             auto ws = weak_ws.lock();
+                             return ws ? static_cast<double>(ws->connections()) : 0.0;
+                           });
   }
   return s;
 }
@@ -303,12 +416,20 @@ void ApiServer::shutdown() {
   if (stopped_ || !server_) return;
   stopped_ = true;
   server_->begin_drain();
+  if (ws_) ws_->begin_drain();
   // Running executions finish or park; past the grace period they are left to lease expiry (the
   // next process resumes them from their last committed node).
   // (weft serve bounds this wait by shutdown_grace_ms and exits; the leases then expire.)
+  // No new scheduled runs first: an occurrence not fired yet stays due for the next scheduler.
+  if (ctx_->schedules) ctx_->schedules->stop();
   host_->workers().stop();
+  // WebSockets close (1001) before the event hub stops; the listener object outlives the hub,
+  // whose sinks of closed connections then report them gone.
+  if (ws_) ws_->stop();
   ctx_->sse->stop();
   server_->stop();
+  std::lock_guard<std::mutex> lk(g_ws_ports_mu);
+  g_ws_ports.erase(ctx_.get());
 }
 
 ApiServer::~ApiServer() { shutdown(); }

@@ -10,12 +10,13 @@
 #include "host/app/config.hpp"
 #include "host/app/host.hpp"
 #include "host/http/server.hpp"
+#include "host/http/websocket.hpp"
 
 namespace weft::api {
 
 // The "server" section of the configuration (config/weft.json), then environment overrides:
 // WEFT_ADDRESS, WEFT_PORT, WEFT_AUTH_SECRET_FILE, WEFT_CORS_ORIGINS (comma-separated),
-// WEFT_ADMIN_EMAIL, WEFT_RATE_LIMITS (0 = off).
+// WEFT_ADMIN_EMAIL, WEFT_RATE_LIMITS (0 = off), WEFT_WS_PORT (the WebSocket listener's port).
 struct ServeConfig {
   http::ServerOptions http;
   std::string secret_file = "var/auth.key";         // JWT signing key + peppers (created 0600 when missing)
@@ -29,6 +30,9 @@ struct ServeConfig {
   std::string bootstrap_file = "var/initial-admin.json";  // where its generated password is written (0600)
   bool bootstrap_admin = true;
   bool start_workers = true;                         // in-process queue workers
+  // "server.websocket": the WebSocket listener of /ws/orchestrator/:executionId (its own port;
+  // address "" = the HTTP address, port -1 = the HTTP port + 1, 0 = ephemeral).
+  http::WebSocketOptions websocket;
 
   static Result<ServeConfig> from(const app::Config& config);
 };
@@ -39,6 +43,8 @@ class ApiServer {
   ~ApiServer();  // shutdown()
 
   uint16_t port() const { return server_->port(); }
+  // The WebSocket listener's bound port; 0 when server.websocket.enabled is false.
+  uint16_t ws_port() const { return ws_ ? ws_->port() : 0; }
   app::Host& host() { return *host_; }
   auth::AuthService& auth() { return *ctx_->auth; }
   http::Server& server() { return *server_; }
@@ -64,9 +70,19 @@ class ApiServer {
   std::shared_ptr<ApiContext> ctx_;
   std::shared_ptr<http::Router> router_;
   std::unique_ptr<http::Server> server_;
+  std::shared_ptr<http::WebSocketServer> ws_;  // after ctx_ and server_: destroyed first
   std::string bootstrap_email_, bootstrap_password_;
   service::CredentialStack credentials_;
   bool stopped_ = false;
 };
+
+// The WebSocket side of human in the loop (host/api/routes_human.cpp): who may watch an
+// execution (its owner or an assignee of one of its requests; the per-account stream cap shared
+// with SSE) and the "respond" / "ping" messages, answered through the HumanService.
+http::WebSocketHooks orchestrator_websocket_hooks(std::shared_ptr<ApiContext> ctx);
+
+// The bound WebSocket port of the running ApiServer whose context this is (0: none or disabled).
+// GET /ws/orchestrator/:executionId on the HTTP port answers it (426 websocket_port).
+uint16_t websocket_port_of(const ApiContext* ctx);
 
 }  // namespace weft::api

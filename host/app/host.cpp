@@ -55,6 +55,21 @@ Result<std::unique_ptr<Host>> Host::open(const Config& config) {
   h->pool_ = std::make_shared<executor::ThreadPool>(config.node_threads);
   executor::ExecutorOptions eo;
   eo.lease_ms = config.lease_ms;
+  // Error workflows: the named workflow's latest version, if the failed execution's owner has it
+  // (get_workflow answers not_found for deleted workflows and other owners').
+  eo.error_workflow = [store = std::weak_ptr<store::Store>(h->store_)](
+                          const store::ExecutionRecord& failed,
+                          const std::string& workflow_id) -> Result<store::NewExecution> {
+    auto s = store.lock();
+    if (!s) return Error("unavailable", "the store is closed");
+    auto wf = s->get_workflow(failed.owner_id, workflow_id, 0);
+    if (!wf.ok()) return wf.error();
+    store::NewExecution ne;
+    ne.workflow_id = wf->id;
+    ne.workflow_version = wf->version;
+    ne.definition = wf->definition;
+    return ne;
+  };
   h->executor_ = std::make_shared<executor::Executor>(h->store_, h->pool_, h->bus_, eo);
   executor::WorkerOptions wo;
   wo.workers = config.workers;

@@ -38,6 +38,7 @@ inline constexpr std::string_view kExecutionsWrite = "executions:write";  // exe
 inline constexpr std::string_view kKeysManage = "keys:manage";            // API keys of the account
 inline constexpr std::string_view kCredentialsRead = "credentials:read";   // list/get credentials (never secrets)
 inline constexpr std::string_view kCredentialsWrite = "credentials:write"; // create/update/delete credentials
+inline constexpr std::string_view kAuditRead = "audit:read";              // the audit trail the account may see
 inline constexpr std::string_view kAdmin = "admin";                       // admin routes (admins only)
 }  // namespace scope
 // Every scope name accepted when creating a key.

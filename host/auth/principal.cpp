@@ -15,6 +15,7 @@ const std::vector<std::string>& known_scopes() {
       std::string(scope::kKeysManage),
       std::string(scope::kCredentialsRead),
       std::string(scope::kCredentialsWrite),
+      std::string(scope::kAuditRead),
       std::string(scope::kAdmin),
   };
   return scopes;

@@ -21,6 +21,7 @@
 #include "host/service/code.hpp"
 #include "host/service/credentials.hpp"
 #include "host/service/custom_nodes.hpp"
+#include "host/service/schedules.hpp"
 #include "host/vault/vault.hpp"
 
 #ifndef WEFT_VERSION_STRING
@@ -50,7 +51,10 @@ commands:
   plugins list           plugins with their state and reasons
   plugins enable NAME    switch a plugin on (persisted)
   plugins disable NAME   switch a plugin off (persisted)
-  worker [--until-idle]  claim and run queued executions (until none is runnable with --until-idle)
+  worker [--until-idle] [--no-scheduler]
+                         claim and run queued executions (until none is runnable with --until-idle);
+                         also fires due cron schedules unless --no-scheduler, --until-idle or
+                         schedules.enabled is false (each occurrence runs once across all processes)
   serve [--address A] [--port P]
                          the REST API with in-process workers (default 127.0.0.1:8080)
   users create EMAIL [--admin] [--tier free|pro|enterprise] [--password-file F]
@@ -85,6 +89,7 @@ struct Args {
   bool admin = false;
   std::vector<std::string> plugin_dirs;
   bool json = false, quiet = false, until_idle = false;
+  bool no_scheduler = false;  // worker
   std::string batch;    // keys rotate
   bool resume = false;  // keys rotate
 };
@@ -468,11 +473,25 @@ int cmd_worker(const Args& a) {
     std::fprintf(stderr, "weft worker: ran %zu execution(s); nothing runnable now\n", n);
     return kExitOk;
   }
-  std::fprintf(stderr, "weft worker %s: waiting for work on %s (Ctrl-C to stop)\n", host.workers().worker_id().c_str(),
-               host.config().database.c_str());
+  // Cron schedules: every process running a scheduler may fire a due occurrence; the store's
+  // compare-and-swap lets exactly one of them start its execution, so workers can keep schedules
+  // going while no `weft serve` runs.
+  std::unique_ptr<weft::service::ScheduleService> scheduler;
+  if (!a.no_scheduler) {
+    auto opts = weft::service::ScheduleOptions::from(host.config().raw["schedules"]);
+    if (!opts.ok()) {
+      print_error(opts.error());
+      return kExitSystem;
+    }
+    if (opts->enabled) scheduler = std::make_unique<weft::service::ScheduleService>(host, *opts);
+  }
+  std::fprintf(stderr, "weft worker %s: waiting for work on %s%s (Ctrl-C to stop)\n", host.workers().worker_id().c_str(),
+               host.config().database.c_str(), scheduler ? ", firing due schedules" : "");
   host.workers().start();
+  if (scheduler) scheduler->start();
   while (!g_interrupted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::fprintf(stderr, "weft worker: stopping; running executions finish first\n");
+  if (scheduler) scheduler->stop();
   host.workers().stop();
   if (sub) host.bus().unsubscribe(sub);
   return kExitOk;
@@ -506,6 +525,11 @@ int cmd_serve(const Args& a) {
   std::fprintf(stderr, "weft serve: listening on http://%s:%u (database %s, %zu plugin(s), ready in %lld ms)\n",
                serve->http.address.c_str(), static_cast<unsigned>(s.port()), cfg->database.c_str(),
                s.host().registry().plugins().size(), static_cast<long long>(weft::monotonic_ms() - t0));
+  if (s.ws_port() != 0) {
+    const std::string& ws_address = serve->websocket.address.empty() ? serve->http.address : serve->websocket.address;
+    std::fprintf(stderr, "weft serve: execution WebSocket on ws://%s:%u/ws/orchestrator/{executionId}\n",
+                 ws_address.c_str(), static_cast<unsigned>(s.ws_port()));
+  }
   if (!s.credentials_notice().empty())
     std::fprintf(stderr, "weft serve: %s\n", s.credentials_notice().c_str());
   // Start the sandbox's warm interpreters now, so the first code node does not pay for them, and
@@ -857,6 +881,8 @@ int main(int argc, char** argv) {
       a.quiet = true;
     } else if (s == "--until-idle") {
       a.until_idle = true;
+    } else if (s == "--no-scheduler") {
+      a.no_scheduler = true;
     } else if (s == "--address") {
       a.address = value("--address");
     } else if (s == "--port") {

@@ -176,6 +176,13 @@ std::optional<double> number_setting(const Json& obj, std::string_view key, doub
 
 }  // namespace
 
+bool valid_workflow_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  return true;
+}
+
 bool is_templated(const Json& v) {
   return v.is_string() && v.as_string().find("{{") != std::string::npos;
 }
@@ -313,7 +320,20 @@ WorkflowSettings read_workflow_settings(const Json* settings, Diags& diags) {
                   {"", "settings.output_node", ""});
     }
   }
-  static const char* kKnown[] = {"timeout_seconds", "max_failures", "variables", "output_node"};
+  if (const Json* ew = settings->find("error_workflow"); ew && !ew->is_null()) {
+    // "" = none (an editor clearing the field).
+    if (ew->is_string() && (ew->as_string().empty() || valid_workflow_id(ew->as_string()))) {
+      w.error_workflow = ew->as_string();
+    } else {
+      std::string got = ew->is_string() ? quoted(ew->as_string().substr(0, 80)) : std::string(ew->type_name());
+      diags.error("invalid_setting",
+                  "workflow setting \"error_workflow\" must be a workflow id (1-64 characters of a-z, "
+                  "0-9, '_' and '-'), got " + got,
+                  {"", "settings.error_workflow", ""});
+    }
+  }
+  static const char* kKnown[] = {"timeout_seconds", "max_failures", "variables", "output_node",
+                                 "error_workflow"};
   for (const auto& [key, value] : settings->as_object()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;

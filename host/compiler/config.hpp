@@ -25,11 +25,18 @@ struct WorkflowSettings {
   int32_t max_failures = 0;
   Json variables = Json::object();
   std::string output_node;
+  // settings.error_workflow: the workflow to start when an execution fails ("" = none). The
+  // executor reads it from the execution's definition (host/executor: plan_error_workflow).
+  std::string error_workflow;
 };
 WorkflowSettings read_workflow_settings(const Json* settings, Diags& diags);
 
 // activation.any_input_when: true when every key it names has that value in `params`.
 bool matches_any_input_when(const TypeSpec& spec, const Json& params);
+
+// The shape of a workflow id: 1-64 characters of a-z, 0-9, '_' and '-' (generated ids, and the
+// "local-<file>" ids of `weft run`).
+bool valid_workflow_id(std::string_view id);
 
 // True when a string value holds a {{ }} block (so it is only known at run time).
 bool is_templated(const Json& v);

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "host/core/call.hpp"
+#include "host/core/ids.hpp"
 
 namespace weft::executor {
 
@@ -32,6 +33,58 @@ const char* to_string(RunOutcome o) {
     case RunOutcome::StoreError: return "store_error";
   }
   return "unknown";
+}
+
+ErrorWorkflowStart plan_error_workflow(const ExecutorOptions& options, const store::ExecutionRecord& failed,
+                                       const Json& error, const Json& node, const Redactor& redactor) {
+  ErrorWorkflowStart out;
+  const Json& target = failed.definition["settings"]["error_workflow"];
+  if (!target.is_string() || target.as_string().empty() || !options.error_workflow) return out;
+  // An error workflow that fails does not start another one (nor itself again): no loops.
+  if (failed.idempotency_key.rfind(kErrorWorkflowKeyPrefix, 0) == 0) return out;
+  const std::string& workflow_id = target.as_string();
+  auto built = options.error_workflow(failed, workflow_id);
+  if (!built.ok()) {
+    Json why = Json::object();
+    why.set("code", built.error().code);
+    why.set("message", built.error().message);
+    Json d = Json::object();
+    d.set("workflow_id", workflow_id);
+    d.set("error", std::move(why));
+    out.event = "error_workflow_missing";
+    out.event_data = std::move(d);
+    return out;
+  }
+  // What the error workflow learns about the failure. Never the trigger input: it may hold
+  // anything, secrets included.
+  Json err = Json::object();
+  err.set("code", error["code"]);
+  err.set("message", error["message"]);
+  if (error.contains("details")) err.set("details", error["details"]);
+  Json payload = Json::object();
+  payload.set("execution_id", failed.id);
+  payload.set("workflow_id", failed.workflow_id);
+  payload.set("workflow_name", failed.definition["name"].is_string() ? failed.definition["name"].as_string()
+                                                                      : failed.workflow_id);
+  payload.set("workflow_version", failed.workflow_version);
+  payload.set("failed_at_ms", wall_ms());
+  payload.set("error", std::move(err));
+  if (node.is_object()) payload.set("node", node);
+  redactor.redact_json(payload);
+  store::NewExecution ne = std::move(*built);
+  ne.id = new_id();
+  ne.owner_id = failed.owner_id;
+  ne.input = std::move(payload);
+  ne.idempotency_key = std::string(kErrorWorkflowKeyPrefix) + failed.id;
+  ne.mode = "async";
+  ne.claim_owner.clear();
+  Json d = Json::object();
+  d.set("execution_id", ne.id);
+  d.set("workflow_id", ne.workflow_id);
+  out.event = "error_workflow_started";
+  out.event_data = std::move(d);
+  out.spawn = std::move(ne);
+  return out;
 }
 
 namespace {
@@ -102,6 +155,7 @@ struct Activation {
   Json view;            // cached {"output", "outputs"} for expressions
   std::vector<Json> items;  // loop node: the items being iterated
   Json resume;          // payload for the next attempt after a park
+  std::string consume_request;  // the answered human request the next attempt consumes
 };
 
 // The host side of weft_call for one node attempt.
@@ -213,6 +267,11 @@ struct Prepared {
   std::string context_text;
   int64_t deadline_mono = 0;
   bool loop_start = false;
+  // An answered human request this attempt consumes (Commit::consumed_requests of its outcome).
+  std::string consume_request;
+  // Set instead of running the node: the human's decision on an on_error "ask" recovery
+  // ("skip" | "stop"), applied by the driving thread.
+  std::string ask_action;
 };
 
 // What came back from it.
@@ -372,6 +431,19 @@ class ExecutionRun {
   Prepared prepare(Activation& act);
   void on_attempt(Prepared p, Attempt a);
   void on_node_failure(Activation& act, const Prepared& p, const Attempt& a, Json err, weft_status st);
+  // The failure is final: record it and apply `on_error` (stop / continue / route).
+  void settle_failure(Activation& act, const Prepared& p, Json err, OnError on_error, int64_t finished_ms);
+
+  // ---- human in the loop ----
+  // Validates park["request"], generates the request id, records it in park["request_id"] and
+  // adds the human request to the step's commit. Returns "" or why the request is invalid.
+  std::string open_request(const Activation& act, Json& park);
+  // Queues a parked activation to resume with a human's answer (event human_answered).
+  void resume_with_answer(Activation& a, const Json& answer, const std::string& answered_by);
+  // on_error "ask": parks the failed node with an error_recovery request.
+  void ask_for_recovery(Activation& act, const Prepared& p, const Json& err);
+  // Applies the human's "skip" / "stop" to a node parked by ask_for_recovery.
+  void resolve_recovery(Activation& act, const Prepared& p);
   Json node_view(Activation& act);
   Json main_input(const Json& input) const;
 
@@ -403,6 +475,7 @@ class ExecutionRun {
   size_t running_ = 0;
   std::atomic<bool> stop_flag_{false};  // tells running attempts to stop (failure/cancel)
   Json failing_;                        // set once the execution must fail
+  int64_t failing_node_ = -1;           // the node whose failure failed it (-1 = none / unknown)
   int64_t failures_ = 0;
   int64_t wf_deadline_mono_ = 0;
 
@@ -628,22 +701,64 @@ void ExecutionRun::rescan(const std::string& scope, int64_t loop) {
     } else if (a->state == ActState::Parked) {
       // Due timers and answered requests resume now; others keep the execution parked.
       int64_t wake = a->park["wake_at_ms"].as_int(0);
-      bool answered = a->park.contains("answer");
-      if (answered || (wake > 0 && wake <= wall_ms())) {
-        Json r = Json::object();
-        if (answered) {
-          r.set("reason", "answer");
-          r.set("answer", a->park["answer"]);
-        } else {
-          r.set("reason", a->park["retry"].as_bool() ? "retry" : "timer");
-        }
-        a->resume = r;
-        a->state = ActState::Pending;
-        queued_.insert(a->key);
-        ready_.push_back(a->key);
+      if (const Json* answer = a->park.find("answer")) {
+        resume_with_answer(*a, *answer, (*answer)["by"].as_string());
+        continue;
       }
+      if (wake <= 0 || wake > wall_ms()) continue;
+      if (a->park["retry"].as_bool()) {
+        // A long retry delay is over: a new attempt, not a resumption of the failed one.
+        a->resume = Json();
+        a->park = Json();
+      } else {
+        const std::string& request_id = a->park["request_id"].as_string();
+        if (!request_id.empty() && ex_.options_.persist) {
+          // The timer of a question. An answer may have been stored since the node runs were
+          // read: closing the request decides which one won (exactly one does).
+          auto closed = ex_.store_->expire_human_request(request_id, wall_ms());
+          if (!closed.ok()) {
+            store_error_ = closed.error();
+            abort_ = true;
+            return;
+          }
+          if (closed->status == "answered") {
+            resume_with_answer(*a, closed->response, closed->answered_by);
+            continue;
+          }
+        }
+        Json r = Json::object();
+        r.set("reason", "timer");
+        a->resume = r;
+      }
+      a->state = ActState::Pending;
+      queued_.insert(a->key);
+      ready_.push_back(a->key);
     }
   }
+}
+
+void ExecutionRun::resume_with_answer(Activation& a, const Json& answer, const std::string& answered_by) {
+  const std::string& request_id = a.park["request_id"].as_string();
+  const std::string& kind = a.park["request"]["kind"].as_string();
+  Json r = Json::object();
+  r.set("reason", "answer");
+  r.set("answer", answer);
+  a.resume = r;
+  a.consume_request = request_id;
+  a.state = ActState::Pending;
+  queued_.insert(a.key);
+  ready_.push_back(a.key);
+  // Who answered and what was decided; never the answer's text (a clarification or a comment
+  // may hold anything).
+  Json d = Json::object();
+  d.set("node_id", p_.nodes[a.node].id);
+  d.set("scope", a.scope);
+  d.set("request_id", request_id);
+  d.set("kind", kind);
+  d.set("answered_by", answered_by);
+  if (kind == "approval" && answer["decision"].is_string()) d.set("decision", answer["decision"]);
+  if (kind == "error_recovery" && answer["action"].is_string()) d.set("action", answer["action"]);
+  add_event("human_answered", std::move(d));
 }
 
 void ExecutionRun::resume_loop(Activation& act) {
@@ -767,6 +882,8 @@ void ExecutionRun::redact_batch() {
     if (!l.lines.empty()) redactor_.redact_in_place(l.lines);
   }
   for (auto& e : batch_.events) redactor_.redact_json(e.data);
+  for (auto& h : batch_.requests) redactor_.redact_json(h.request);
+  if (batch_.spawn) redactor_.redact_json(batch_.spawn->input);
   if (batch_.execution) {
     if (batch_.execution->output) redactor_.redact_json(*batch_.execution->output);
     if (batch_.execution->error) redactor_.redact_json(*batch_.execution->error);
@@ -810,12 +927,45 @@ void ExecutionRun::launch_ready() {
     Activation& act = it->second;
     if (act.state != ActState::Pending) continue;
     const PlanNode& n = p_.nodes[act.node];
+    std::string consume = std::move(act.consume_request);
+    act.consume_request.clear();
+    if (act.park["on_error_ask"].as_bool() && !act.resume.is_null()) {
+      // The human's decision on a failed node (on_error "ask"): "retry" runs a new attempt;
+      // "skip" and "stop" are applied without calling the node. A request that closed without
+      // an answer (cancelled) stops.
+      std::string action = act.resume["reason"].as_string() == "answer"
+                               ? act.resume["answer"]["action"].as_string()
+                               : std::string("stop");
+      if (action == "retry") {
+        act.resume = Json();
+      } else {
+        Prepared p;
+        p.key = act.key;
+        p.node = act.node;
+        p.scope = act.scope;
+        p.attempt = act.attempt;
+        p.consume_request = std::move(consume);
+        p.ask_action = action == "skip" ? "skip" : "stop";
+        act.state = ActState::Running;
+        act.resume = Json();
+        Attempt none;
+        none.started_ms = none.finished_ms = wall_ms();
+        completions_inline_.emplace_back(std::move(p), std::move(none));
+        continue;
+      }
+    }
     act.state = ActState::Running;
-    // Resuming a parked node continues the same attempt; everything else is a new attempt.
-    if (act.resume.is_null() || act.attempt == 0) act.attempt += 1;
+    // Resuming a parked node continues the same attempt (its park stays recorded until the
+    // attempt's outcome, so a crash in between resumes it again); everything else is a new
+    // attempt.
+    if (act.resume.is_null() || act.attempt == 0) {
+      act.attempt += 1;
+      act.park = Json();
+    }
     if (act.started_at_ms == 0) act.started_at_ms = wall_ms();
     Prepared p = prepare(act);
     p.loop_start = n.is_loop;
+    p.consume_request = std::move(consume);
     // Render parameters with the expression language.
     expr::EvalContext ctx;
     ctx.input = &rec_.input;
@@ -927,6 +1077,12 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
   if (it == acts_.end()) return;
   Activation& act = it->second;
   const PlanNode& n = p_.nodes[p.node];
+  if (!p.consume_request.empty()) batch_.consumed_requests.push_back(p.consume_request);
+  if (!p.ask_action.empty()) {
+    resolve_recovery(act, p);
+    return;
+  }
+  act.park = Json();  // whatever this attempt resumed from is settled by its outcome
   // A node cut short by the workflow deadline fails the run as a workflow timeout.
   if (wf_deadline_mono_ > 0 && monotonic_ms() >= wf_deadline_mono_ && !failing_.is_object()) {
     failing_ = make_error("workflow_timeout", "the workflow did not finish within its timeout of " +
@@ -1027,22 +1183,46 @@ void ExecutionRun::on_attempt(Prepared p, Attempt a) {
   }
 
   if (a.status == WEFT_PARK) {
+    // Only "wake_at_ms" and "request" come from the node; every other member of a park is the
+    // executor's (request_id, on_error_ask, retry) or the store's (answer).
     auto parsed = Json::parse(a.park.empty() ? std::string_view("{}") : std::string_view(a.park));
-    if (!parsed.ok() || !parsed->is_object() ||
-        (!parsed->contains("wake_at_ms") && !parsed->contains("request"))) {
+    std::string why;
+    Json park = Json::object();
+    if (!parsed.ok() || !parsed->is_object()) {
+      why = "returned a park that is not a JSON object";
+    } else {
+      const Json* wake = parsed->find("wake_at_ms");
+      const Json* request = parsed->find("request");
+      if (wake && wake->is_null()) wake = nullptr;
+      if (request && request->is_null()) request = nullptr;
+      if (!wake && !request) {
+        why = "asked to park without {\"wake_at_ms\"} or {\"request\"}";
+      } else if (wake && !wake->is_number()) {
+        why = "asked to park with a \"wake_at_ms\" that is not a number";
+      } else {
+        if (wake) park.set("wake_at_ms", wake->as_int());
+        if (request) {
+          park.set("request", *request);
+          why = open_request(act, park);
+        }
+      }
+    }
+    if (!why.empty()) {
       a.status = WEFT_ERR_INTERNAL;
-      a.error = make_error("invalid_park", "node " + n.id + " asked to park without {\"wake_at_ms\"} or {\"request\"}").dump();
+      a.error = make_error("invalid_park", "node " + n.id + " (" + n.type_name + ") " + why).dump();
     } else {
       log.status = "parked";
-      log.output = cap_value(*parsed, ex_.options_.max_logged_bytes, &redactor_);
+      log.output = cap_value(park, ex_.options_.max_logged_bytes, &redactor_);
       batch_.logs.push_back(std::move(log));
       act.state = ActState::Parked;
-      act.park = *parsed;
+      act.park = park;
       add_run(act);
       Json d = Json::object();
       d.set("node_id", n.id);
       d.set("scope", p.scope);
       if (act.park.contains("request")) {
+        d.set("request_id", act.park["request_id"]);
+        d.set("kind", act.park["request"]["kind"]);
         d.set("request", act.park["request"]);
         if (act.park.contains("wake_at_ms")) d.set("wake_at_ms", act.park["wake_at_ms"]);
         add_event("waiting_for_human", std::move(d));
@@ -1115,20 +1295,34 @@ void ExecutionRun::on_node_failure(Activation& act, const Prepared& p, const Att
     }
     return;
   }
+  if (n.settings.on_error == OnError::Ask && !stopping) {
+    ask_for_recovery(act, p, err);
+    return;
+  }
+  // "ask" while the execution is stopping anyway (cancel, another branch failed): nobody is
+  // asked; the failure stands as with "stop".
+  settle_failure(act, p, std::move(err), n.settings.on_error == OnError::Ask ? OnError::Stop : n.settings.on_error,
+                 a.finished_ms);
+}
+
+void ExecutionRun::settle_failure(Activation& act, const Prepared& p, Json err, OnError on_error,
+                                  int64_t finished_ms) {
+  const PlanNode& n = p_.nodes[p.node];
   act.error = err;
   act.state = ActState::Failed;
-  act.finished_at_ms = a.finished_ms ? a.finished_ms : wall_ms();
+  act.finished_at_ms = finished_ms ? finished_ms : wall_ms();
   act.view = Json();
+  act.park = Json();
   ++failures_;
   Json d = Json::object();
   d.set("node_id", n.id);
   d.set("scope", p.scope);
   d.set("attempt", act.attempt);
   d.set("error", err);
-  d.set("on_error", compiler::to_string(n.settings.on_error));
+  d.set("on_error", compiler::to_string(on_error));
   add_event("node_error", std::move(d));
   Json outs = Json::object();
-  switch (n.settings.on_error) {
+  switch (on_error) {
     case OnError::Continue: {
       Json v = Json::object();
       v.set("error", err);
@@ -1143,13 +1337,14 @@ void ExecutionRun::on_node_failure(Activation& act, const Prepared& p, const Att
       break;
     }
     case OnError::Stop:
-    case OnError::Ask:  // human recovery arrives with the human-in-the-loop issue
+    case OnError::Ask:  // settled failures of "ask" nodes are stops (see on_node_failure)
       if (!failing_.is_object()) {
         Json details = Json::object();
         details.set("node_id", n.id);
         if (!p.scope.empty()) details.set("scope", p.scope);
         details.set("error", err);
         failing_ = make_error("node_failed", "node " + n.id + " failed: " + err["message"].as_string(), details);
+        failing_node_ = static_cast<int64_t>(p.node);
       }
       stop_flag_ = true;
       break;
@@ -1159,9 +1354,135 @@ void ExecutionRun::on_node_failure(Activation& act, const Prepared& p, const Att
   if (p_.max_failures > 0 && failures_ >= p_.max_failures && !failing_.is_object()) {
     failing_ = make_error("too_many_failures", "the execution stopped after " + std::to_string(failures_) +
                                                    " node failures (settings.max_failures)");
+    failing_node_ = static_cast<int64_t>(p.node);
     stop_flag_ = true;
   }
   if (!stop_flag_.load()) propagate(p.node, p.scope);
+}
+
+// ---- human in the loop ---------------------------------------------------------------------------
+
+std::string ExecutionRun::open_request(const Activation& act, Json& park) {
+  static constexpr size_t kMaxRequestBytes = 64 * 1024;
+  static constexpr size_t kMaxApprovers = 50;
+  static constexpr size_t kMaxApproverLength = 320;
+  const Json& request = park["request"];
+  if (!request.is_object()) return "asked a human with a \"request\" that is not a JSON object";
+  std::string text;
+  if (!request.dump_to(text, kMaxRequestBytes))
+    return "asked a human with a request larger than " + std::to_string(kMaxRequestBytes / 1024) + " KiB";
+  const std::string& kind = request["kind"].as_string();
+  if (kind != "approval" && kind != "clarification" && kind != "error_recovery")
+    return "asked a human with request.kind " + (request["kind"].is_string() ? "\"" + kind + "\"" : std::string("missing")) +
+           "; expected approval, clarification or error_recovery";
+  std::vector<std::string> assignees;
+  if (const Json* approvers = request.find("approvers"); approvers && !approvers->is_null()) {
+    if (!approvers->is_array()) return "asked a human with request.approvers that is not an array";
+    if (approvers->size() > kMaxApprovers)
+      return "asked a human with " + std::to_string(approvers->size()) + " approvers; at most " +
+             std::to_string(kMaxApprovers) + " are allowed";
+    for (const auto& v : approvers->as_array()) {
+      if (!v.is_string() || v.as_string().empty() || v.as_string().size() > kMaxApproverLength)
+        return "asked a human with an approver that is not a user id or email (a non-empty string of at most " +
+               std::to_string(kMaxApproverLength) + " bytes)";
+      std::string who = v.as_string();
+      if (who.find('@') != std::string::npos)
+        std::transform(who.begin(), who.end(), who.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (std::find(assignees.begin(), assignees.end(), who) == assignees.end()) assignees.push_back(std::move(who));
+    }
+  }
+  std::string mode = "any";
+  if (const Json* m = request.find("mode"); m && !m->is_null()) {
+    if (!m->is_string() || (m->as_string() != "any" && m->as_string() != "all"))
+      return "asked a human with request.mode that is not \"any\" or \"all\"";
+    mode = m->as_string();
+  }
+  store::HumanRequestRecord h;
+  h.id = new_id();
+  h.execution_id = rec_.id;
+  h.owner_id = rec_.owner_id;
+  h.workflow_id = rec_.workflow_id;
+  h.node_id = p_.nodes[act.node].id;
+  h.node_key = act.key;
+  h.kind = kind;
+  h.request = request;  // redacted with the rest of the commit (redact_batch)
+  h.assignees = std::move(assignees);
+  h.mode = std::move(mode);
+  h.status = "open";
+  h.created_at_ms = wall_ms();
+  h.deadline_at_ms = std::max<int64_t>(0, park["wake_at_ms"].as_int(0));
+  park.set("request_id", h.id);
+  batch_.requests.push_back(std::move(h));
+  return {};
+}
+
+void ExecutionRun::ask_for_recovery(Activation& act, const Prepared& p, const Json& err) {
+  const PlanNode& n = p_.nodes[p.node];
+  Json error = Json::object();
+  error.set("code", err["code"]);
+  error.set("message", err["message"]);
+  Json request = Json::object();
+  request.set("kind", "error_recovery");
+  request.set("node_id", n.id);
+  request.set("node_type", n.type_name);
+  if (!p.scope.empty()) request.set("scope", p.scope);
+  request.set("error", std::move(error));
+  request.set("attempt", act.attempt);
+  request.set("options", Json::array({"retry", "skip", "stop"}));
+  Json park = Json::object();
+  park.set("request", std::move(request));
+  park.set("on_error_ask", true);
+  std::string why = open_request(act, park);
+  (void)why;  // built here: always valid
+  act.error = err;
+  act.state = ActState::Parked;
+  act.park = park;
+  act.view = Json();
+  add_run(act);
+  Json d = Json::object();
+  d.set("node_id", n.id);
+  d.set("scope", p.scope);
+  d.set("attempt", act.attempt);
+  d.set("error", err);
+  d.set("on_error", "ask");
+  add_event("node_error", std::move(d));
+  Json w = Json::object();
+  w.set("node_id", n.id);
+  w.set("scope", p.scope);
+  w.set("request_id", park["request_id"]);
+  w.set("kind", "error_recovery");
+  w.set("request", park["request"]);
+  add_event("waiting_for_human", std::move(w));
+}
+
+void ExecutionRun::resolve_recovery(Activation& act, const Prepared& p) {
+  const PlanNode& n = p_.nodes[p.node];
+  Json err = act.error.is_object() ? act.error : make_error("node_failed", "node " + n.id + " failed");
+  if (p.ask_action != "skip") {
+    settle_failure(act, p, std::move(err), OnError::Stop, 0);
+    return;
+  }
+  Json v = Json::object();
+  v.set("skipped", true);
+  v.set("error", err);
+  Json outs = Json::object();
+  outs.set("main", std::move(v));
+  act.state = ActState::Succeeded;
+  act.outputs = outs;
+  act.error = Json();
+  act.park = Json();
+  act.view = Json();
+  act.finished_at_ms = wall_ms();
+  add_run(act);
+  Json d = Json::object();
+  d.set("node_id", n.id);
+  d.set("scope", p.scope);
+  d.set("attempt", act.attempt);
+  d.set("handles", Json::array({"main"}));
+  d.set("skipped_after_error", true);
+  add_event("node_complete", std::move(d));
+  propagate(p.node, p.scope);
 }
 
 Json ExecutionRun::final_output() {
@@ -1206,13 +1527,27 @@ RunResult ExecutionRun::finish(RunOutcome outcome, Json output, Json error, int6
       d.set("status", "succeeded");
       d.set("output", cap_value(output, 64 * 1024));
       break;
-    case RunOutcome::Failed:
+    case RunOutcome::Failed: {
       u.status = ExecStatus::Failed;
       u.error = error;
       u.finished_at_ms = now;
       d.set("status", "failed");
       d.set("error", error);
+      if (!ex_.options_.persist) break;
+      Json where;
+      if (failing_node_ >= 0) {
+        where = Json::object();
+        where.set("id", p_.nodes[failing_node_].id);
+        where.set("type", p_.nodes[failing_node_].type_name);
+      }
+      ErrorWorkflowStart ew = plan_error_workflow(ex_.options_, rec_, error, where, redactor_);
+      if (ew.spawn) {
+        r.spawned_execution_id = ew.spawn->id;
+        batch_.spawn = std::move(ew.spawn);
+      }
+      if (!ew.event.empty()) add_event(ew.event, std::move(ew.event_data));
       break;
+    }
     case RunOutcome::Cancelled:
       u.status = ExecStatus::Cancelled;
       u.error = error;
@@ -1243,6 +1578,7 @@ RunResult ExecutionRun::finish(RunOutcome outcome, Json output, Json error, int6
   if (!flush()) {
     r.outcome = control_->lease_lost ? RunOutcome::LeaseLost : RunOutcome::StoreError;
     r.error = make_error(store_error_.code, store_error_.message);
+    r.spawned_execution_id.clear();
   }
   return r;
 }
@@ -1268,6 +1604,12 @@ RunResult ExecutionRun::run() {
       auto st = act_state_from(r.status);
       if (!st) continue;
       Activation& a = get(static_cast<size_t>(idx), r.scope);
+      // A node that was resumed from a park (timer or answer) and did not finish: resume it
+      // again with the same park rather than start it afresh (an approval would ask twice).
+      if (*st == ActState::Pending && r.park.is_object() &&
+          (r.park.contains("answer") || r.park.contains("request_id") || r.park.contains("wake_at_ms")) &&
+          !r.park["retry"].as_bool())
+        st = ActState::Parked;
       a.state = *st;
       a.attempt = r.attempt;
       a.outputs = r.output;

@@ -7,6 +7,14 @@
 // log record, events and the execution's new state in one transaction fenced by the lease, and
 // only then schedules dependent nodes. docs/ARCHITECTURE.md "Execution semantics" is the spec.
 //
+// Human in the loop (PRODUCT.md §5, docs/workflow-format.md "Human in the loop"): a park with
+// {"request": ...} becomes a store::HumanRequestRecord in the same commit (the id goes into the
+// park as "request_id"); the node resumes with the answer the store wrote into its park, or, when
+// its timer is due, after expire_human_request decided whether an answer or the timeout won. A
+// node failing with on_error "ask" parks with an error_recovery request whose answer the executor
+// applies itself (retry / skip / stop). A failed execution's finish commit spawns its error
+// workflow (ExecutorOptions::error_workflow).
+//
 // Native node code is trusted (PRODUCT.md §6): node timeouts and cancellation reach it through
 // is_cancelled()/deadline_ms(); a native node that ignores them keeps its thread until it
 // returns, and its late result is discarded as a timeout.
@@ -17,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -72,7 +81,33 @@ struct ExecutorOptions {
   // Retry-After) before its next retry.
   int64_t max_retry_after_ms = 3600 * 1000;
   std::shared_ptr<NodeServices> services;  // null = no credentials / outbound HTTP
+  // Error workflows (settings.error_workflow, docs/workflow-format.md): when an execution fails,
+  // resolves the workflow it names for the failed execution's owner and returns the execution to
+  // create (workflow id, its latest version and definition; the executor then sets the id, owner,
+  // input, idempotency key "error-workflow:<failed id>" and mode "async" itself, so the callback
+  // cannot break the no-loop rule). Error not_found: the workflow does not exist for that owner
+  // (deleted, another owner's, unknown) -> no run, event error_workflow_missing. Called on the
+  // driving thread of the failing run. Null = error workflows are off (no store to read).
+  std::function<Result<store::NewExecution>(const store::ExecutionRecord& failed, const std::string& workflow_id)>
+      error_workflow;
 };
+
+// The error-workflow part of a failed execution's finish commit: the execution to spawn and the
+// event to record on the failed execution ("error_workflow_started" {execution_id, workflow_id}
+// or "error_workflow_missing" {workflow_id, error}). Empty (no spawn, no event) when the failed
+// execution's definition names no settings.error_workflow, when the failed execution is itself
+// an error-workflow run (idempotency key "error-workflow:..." — no loops), or when
+// options.error_workflow is unset. `error` is the execution's error, `node` {id, type} where it
+// failed (null when unknown); the payload is redacted with `redactor` (and the pattern layer).
+struct ErrorWorkflowStart {
+  std::optional<store::NewExecution> spawn;
+  std::string event;  // "" = nothing to record
+  Json event_data;
+};
+ErrorWorkflowStart plan_error_workflow(const ExecutorOptions& options, const store::ExecutionRecord& failed,
+                                       const Json& error, const Json& node, const Redactor& redactor);
+// The idempotency-key prefix of error-workflow runs.
+inline constexpr std::string_view kErrorWorkflowKeyPrefix = "error-workflow:";
 
 enum class RunOutcome {
   Succeeded,
@@ -90,6 +125,7 @@ struct RunResult {
   Json output;      // final output (Succeeded)
   Json error;       // {code,message,details}
   int64_t wake_at_ms = 0;  // Parked: when a timer is due (0 = only an answer resumes it)
+  std::string spawned_execution_id;  // Failed: the error-workflow execution created with it
 };
 
 // Control flags for a running execution, shared with whoever may cancel/pause it.

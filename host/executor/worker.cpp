@@ -113,17 +113,40 @@ RunResult WorkerPool::fail_unplannable(const store::ExecutionRecord& exec, const
   u.finished_at_ms = wall_ms();
   u.release_lease = true;
   c.execution = u;
-  (void)store_->commit(c);
-  if (executor_->bus()) executor_->bus()->publish(e);
+  // A run that cannot even be planned failed too: its error workflow learns of it (pattern
+  // redaction only: no node ran, so no secret was opened).
+  Redactor redactor;
+  ErrorWorkflowStart ew = plan_error_workflow(executor_->options(), exec, err, Json(), redactor);
+  if (!ew.event.empty()) {
+    // Recorded before workflow_done, which stays the last event.
+    store::EventRecord x;
+    x.execution_id = exec.id;
+    x.seq = exec.last_event_seq + 1;
+    x.type = ew.event;
+    x.data = redactor.redacted(ew.event_data);
+    x.ts_ms = e.ts_ms;
+    c.events.insert(c.events.begin(), std::move(x));
+    c.events.back().seq = exec.last_event_seq + 2;
+  }
+  std::string spawned = ew.spawn ? ew.spawn->id : std::string();
+  c.spawn = std::move(ew.spawn);
+  Status st = store_->commit(c);
+  if (st.ok() && executor_->bus())
+    for (const auto& ev : c.events) executor_->bus()->publish(ev);
   RunResult r;
   r.outcome = RunOutcome::Failed;
   r.error = err;
+  if (st.ok()) r.spawned_execution_id = spawned;
   return r;
 }
 
 RunResult WorkerPool::run_claimed(const store::ExecutionRecord& exec) {
   auto plan = plans_(exec);
-  if (!plan.ok()) return fail_unplannable(exec, plan.error());
+  if (!plan.ok()) {
+    RunResult r = fail_unplannable(exec, plan.error());
+    if (!r.spawned_execution_id.empty()) wake();
+    return r;
+  }
   auto control = std::make_shared<RunControl>();
   if (exec.cancel_requested) control->cancel = true;
   {
@@ -135,6 +158,7 @@ RunResult WorkerPool::run_claimed(const store::ExecutionRecord& exec) {
     std::lock_guard<std::mutex> lock(mu_);
     active_.erase(exec.id);
   }
+  if (!r.spawned_execution_id.empty()) wake();  // an error workflow is queued
   return r;
 }
 

@@ -27,17 +27,29 @@ constexpr CodeStatus kCodes[] = {
     {"unknown_credential_type", 400},
     {"credential_rejected", 400},
     {"invalid_custom_node", 400},
+    {"invalid_cron", 400},
+    {"invalid_timezone", 400},
+    {"cron_never_fires", 400},
+    {"schedule_too_frequent", 400},
+    {"invalid_answer", 400},
+    {"invalid_message", 400},
     {"unauthorized", 401},
     {"invalid_credentials", 401},
     {"invalid_signature", 401},
     {"forbidden", 403},
+    {"not_an_approver", 403},
+    {"cors_forbidden", 403},
     {"not_found", 404},
     {"method_not_allowed", 405},
     {"request_timeout", 408},
     {"conflict", 409},
     {"invalid_state", 409},
     {"already_answered", 409},
+    {"too_many_schedules", 409},
+    {"already_voted", 409},
     {"gone", 410},
+    {"upgrade_required", 426},
+    {"websocket_port", 426},
     {"payload_too_large", 413},
     {"uri_too_long", 414},
     {"header_too_large", 431},
@@ -273,6 +285,12 @@ std::unique_ptr<EventStream> Responder::start_event_stream() {
   if (!t_) return nullptr;
   auto t = std::move(t_);
   return t->stream(extra_);
+}
+
+std::unique_ptr<BodyStream> Responder::start_body_stream(std::string content_type, int64_t stall_timeout_ms) {
+  if (!t_) return nullptr;
+  auto t = std::move(t_);
+  return t->body_stream(content_type, extra_, stall_timeout_ms);
 }
 
 }  // namespace weft::http

@@ -67,6 +67,22 @@ class EventStream {
   virtual void end() = 0;
 };
 
+// A chunked response body written piece by piece by the thread that holds it (a large export):
+// each write returns once the connection took the whole piece, so what is in memory is bounded by
+// the piece being written, and a client that reads nothing for the stall timeout is dropped. The
+// connection closes after the response. Not thread-safe: one writer.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;  // without end(): abort()
+  // Sends one chunk (empty: nothing is sent). false = the client is gone or stalled: stop.
+  virtual bool write(std::string_view data) = 0;
+  // The last chunk: the response is complete.
+  virtual void end() = 0;
+  // Closes without the last chunk, so the client sees a truncated body rather than a short one
+  // that looks complete (a store error in the middle of an export).
+  virtual void abort() = 0;
+};
+
 class Responder {
  public:
   Responder() = default;
@@ -87,6 +103,11 @@ class Responder {
   void error(int status, std::string code, std::string message, Json details = Json());
   // Switches to a streaming text/event-stream response (status 200) and returns the stream.
   std::unique_ptr<EventStream> start_event_stream();
+  // Switches to a chunked 200 response of this content type (plus the added headers) whose body
+  // the caller writes through the returned stream; may be called from any thread (the head is
+  // written by the stream itself, not queued behind the HTTP library). nullptr when the client
+  // is gone — or for HEAD, which gets the head without a body. Answered either way.
+  std::unique_ptr<BodyStream> start_body_stream(std::string content_type, int64_t stall_timeout_ms = 30000);
 
  private:
   std::unique_ptr<Transport> t_;
@@ -100,6 +121,8 @@ class Transport {
   virtual void send(int status, std::string_view content_type, std::string body,
                     const Headers& headers) = 0;
   virtual std::unique_ptr<EventStream> stream(const Headers& headers) = 0;
+  virtual std::unique_ptr<BodyStream> body_stream(std::string_view content_type, const Headers& headers,
+                                                  int64_t stall_timeout_ms) = 0;
 };
 
 // The error body {"error":{"code","message"[,"details"]}}.

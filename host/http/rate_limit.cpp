@@ -259,12 +259,12 @@ struct TierRow {
 };
 
 constexpr std::array<TierRow, 3> kDefaultTiers = {{
-    {"free", {10, 5, 5, 120}},
-    {"pro", {100, 50, 20, 600}},
-    {"enterprise", {kUnlimited, 200, 100, 3000}},
+    {"free", {10, 5, 5, 120, 5}},
+    {"pro", {100, 50, 20, 600, 20}},
+    {"enterprise", {kUnlimited, 200, 100, 3000, 60}},
 }};
 
-constexpr std::array<std::string_view, 4> kTierFields = {"compile", "execute", "streams", "api"};
+constexpr std::array<std::string_view, 5> kTierFields = {"compile", "execute", "streams", "api", "export"};
 constexpr std::array<std::string_view, 3> kPublicFields = {"login_per_account", "login_per_ip",
                                                            "unauthenticated_per_ip"};
 
@@ -273,6 +273,7 @@ int64_t* tier_field(TierLimits& t, std::string_view name) {
   if (name == "execute") return &t.execute;
   if (name == "streams") return &t.streams;
   if (name == "api") return &t.api;
+  if (name == "export") return &t.exports;
   return nullptr;
 }
 

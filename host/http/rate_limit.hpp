@@ -130,6 +130,7 @@ struct TierLimits {
   int64_t execute = 0;
   int64_t streams = 0;
   int64_t api = 0;  // general per-minute limit for every other authenticated route
+  int64_t exports = 0;  // config key "export": heavy reads (audit export and verify), per minute
 };
 
 // Limits keyed by client address or account rather than by tier.
@@ -144,7 +145,7 @@ inline constexpr std::string_view kTiers[] = {"free", "pro", "enterprise"};
 
 // Defaults (PRODUCT.md §6; `api` is our choice):
 //   free: compile 10, execute 5, streams 5, api 120; pro: 100, 50, 20, 600;
-//   enterprise: unlimited, 200, 100, 3000.
+//   enterprise: unlimited, 200, 100, 3000; export (audit export/verify) 5, 20, 60.
 // `overrides` is the config object {"free": {"execute": 7, ...}, "pro": {...},
 // "public": {"login_per_ip": 20, ...}}; a value is an integer (<= 0 = unlimited) or the string
 // "unlimited". Entries that validate_limit_overrides() would refuse are ignored here.

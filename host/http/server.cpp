@@ -5,6 +5,7 @@
 #include <pistache/net.h>
 #include <pistache/peer.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -120,6 +121,73 @@ class SocketEventStream final : public EventStream {
   std::string pending_;
 };
 
+// A chunked response body written by its producer's thread straight to (a duplicate of) the
+// connection's socket — head included, so nothing of this response goes through Pistache's write
+// queue (which only the connection's reactor may flush) and the producer may be any thread.
+// Unlike SocketEventStream, a write waits (poll) until the socket took the whole chunk: the
+// producer is paced by the client and memory stays bounded by one chunk. A client that takes
+// nothing for stall_ms is dropped. The connection is shut down after the response (Pistache then
+// sees EOF and forgets it), so no other response can interleave with this one.
+class SocketBodyStream final : public BodyStream {
+ public:
+  SocketBodyStream(int fd, int64_t stall_ms) : fd_(fd), stall_ms_(stall_ms > 0 ? stall_ms : 30000) {}
+  ~SocketBodyStream() override { abort(); }
+  bool send_head(const std::string& head) {
+    if (fd_ >= 0 && send_all(head)) return true;
+    abort();
+    return false;
+  }
+  bool write(std::string_view data) override {
+    if (fd_ < 0) return false;
+    if (data.empty()) return true;  // a zero-length chunk would end the body
+    char size[32];
+    const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    std::string chunk;
+    chunk.reserve(static_cast<size_t>(n) + data.size() + 2);
+    chunk.append(size, static_cast<size_t>(n));
+    chunk.append(data);
+    chunk.append("\r\n");
+    if (send_all(chunk)) return true;
+    abort();
+    return false;
+  }
+  void end() override {
+    if (fd_ < 0) return;
+    (void)send_all("0\r\n\r\n");
+    abort();
+  }
+  void abort() override {
+    if (fd_ < 0) return;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  bool send_all(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t w = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) {
+        data.remove_prefix(static_cast<size_t>(w));
+        continue;
+      }
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pollfd p{fd_, POLLOUT, 0};
+        const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(stall_ms_, 1 << 30)));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;  // stalled (or poll failed): give the client up
+        if ((p.revents & POLLOUT) == 0) return false;  // POLLERR / POLLHUP: gone
+        continue;
+      }
+      return false;  // EPIPE, ECONNRESET...: the client is gone
+    }
+    return true;
+  }
+  int fd_;
+  int64_t stall_ms_;
+};
+
 }  // namespace
 
 // The request metrics, resolved once per server (families) so a request only looks up its
@@ -174,6 +242,36 @@ class PistacheTransport final : public Transport {
     } catch (const std::exception&) {
       // The client went away: nothing to answer to.
     }
+  }
+
+  std::unique_ptr<BodyStream> body_stream(std::string_view content_type, const Headers& headers,
+                                          int64_t stall_timeout_ms) override {
+    if (head_only_) {
+      // HEAD: the head of what GET would send, without a body.
+      Headers h = headers;
+      h.emplace_back("Cache-Control", "no-store");
+      send(200, content_type, "", h);
+      return nullptr;
+    }
+    meter_.done(200);
+    auto peer = w_.peer();
+    if (!peer) return nullptr;
+    const int fd = ::dup(peer->fd());
+    if (fd < 0) return nullptr;
+    auto clean = [](std::string_view v) { return v.find_first_of("\r\n") == std::string_view::npos; };
+    std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+                       "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n";
+    if (clean(content_type)) head.append("Content-Type: ").append(content_type).append("\r\n");
+    for (const auto& [k, v] : headers) {
+      const std::string name = lower(k);
+      if (name == "connection" || name == "transfer-encoding" || name == "content-length" || !clean(k) || !clean(v))
+        continue;
+      head.append(k).append(": ").append(v).append("\r\n");
+    }
+    head.append("\r\n");
+    auto stream = std::make_unique<SocketBodyStream>(fd, stall_timeout_ms);
+    if (!stream->send_head(head)) return nullptr;
+    return stream;
   }
 
   std::unique_ptr<EventStream> stream(const Headers& headers) override {
@@ -619,6 +717,8 @@ void Server::Impl::handle(const P::Http::Request& preq, P::Http::ResponseWriter 
       limit = tl.compile;
     } else if (klass == "execute") {
       limit = tl.execute;
+    } else if (klass == "export") {
+      limit = tl.exports;  // audit export and verify: heavy reads
     } else if (klass == "password") {
       limit = public_limits(s.options_.rate_overrides).login_per_account;  // each one is an argon2 hash
     } else {

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <set>
 #include <string_view>
 #include <vector>
 
 #include "host/codecheck/codecheck.hpp"
 #include "host/core/call.hpp"
+#include "host/service/audit.hpp"
 #include "host/service/code.hpp"
 #include "host/service/credentials.hpp"
 #include "registry/credential_type.hpp"
@@ -923,6 +925,16 @@ Result<Json> CustomNodeService::store_version(const std::string& owner, const st
   }
   // Plans pin the node types they compiled against: recompile with the new version.
   host_.clear_plans();
+  {
+    AuditEntry e;
+    e.user_id = owner;
+    e.action_type = new_name ? "custom_node.create" : "custom_node.update";
+    e.details.set("name", stored->name);
+    e.details.set("version", stored->version);
+    e.details.set("language", stored->language);
+    if (Status st = AuditLog(host_.store()).record(e); !st.ok())
+      std::fprintf(stderr, "weft: audit entry %s not written: %s\n", e.action_type.c_str(), st.error().code.c_str());
+  }
   return view_json(*stored, false);
 }
 
@@ -963,6 +975,12 @@ Status CustomNodeService::remove(const std::string& owner, const std::string& na
   Status st = host_.store()->delete_custom_node(owner, name);
   if (!st.ok()) return st;
   host_.clear_plans();
+  AuditEntry e;
+  e.user_id = owner;
+  e.action_type = "custom_node.delete";
+  e.details.set("name", name);
+  if (Status a = AuditLog(host_.store()).record(e); !a.ok())
+    std::fprintf(stderr, "weft: audit entry %s not written: %s\n", e.action_type.c_str(), a.error().code.c_str());
   return {};
 }
 

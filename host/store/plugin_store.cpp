@@ -475,6 +475,62 @@ Status PluginStore::delete_custom_node(const std::string& owner_id, const std::s
   return as_status(call(op::kDeleteCustomNode, object_of({{"owner_id", owner_id}, {"name", name}})));
 }
 
+// ---- human requests (schema v8) ----------------------------------------------------------------
+
+Result<HumanRequestRecord> PluginStore::get_human_request(const std::string& id) {
+  return decode<HumanRequestRecord>(call(op::kGetHumanRequest, object_of({{"id", id}})), "request");
+}
+
+Result<std::vector<HumanRequestRecord>> PluginStore::list_human_requests(const HumanRequestFilter& f) {
+  return decode_list<HumanRequestRecord>(call(op::kListHumanRequests, to_json(f)), "requests");
+}
+
+Result<HumanRequestRecord> PluginStore::respond_human_request(const HumanResponse& r) {
+  return decode<HumanRequestRecord>(call(op::kRespondHumanRequest, to_json(r)), "request");
+}
+
+Result<HumanRequestRecord> PluginStore::expire_human_request(const std::string& id, int64_t now_ms) {
+  return decode<HumanRequestRecord>(
+      call(op::kExpireHumanRequest, object_of({{"id", id}, {"now_ms", now_ms}})), "request");
+}
+
+// ---- schedules (schema v8) ---------------------------------------------------------------------
+
+Result<ScheduleRecord> PluginStore::create_schedule(const ScheduleRecord& s) {
+  return decode<ScheduleRecord>(call(op::kCreateSchedule, object_of({{"schedule", to_json(s)}})),
+                                "schedule");
+}
+
+Result<ScheduleRecord> PluginStore::get_schedule(const std::string& owner_id, const std::string& id) {
+  return decode<ScheduleRecord>(call(op::kGetSchedule, object_of({{"owner_id", owner_id}, {"id", id}})),
+                                "schedule");
+}
+
+Result<std::vector<ScheduleRecord>> PluginStore::list_schedules(const std::string& owner_id,
+                                                                const std::string& workflow_id) {
+  return decode_list<ScheduleRecord>(
+      call(op::kListSchedules, object_of({{"owner_id", owner_id}, {"workflow_id", workflow_id}})),
+      "schedules");
+}
+
+Result<ScheduleRecord> PluginStore::update_schedule(const ScheduleRecord& s) {
+  return decode<ScheduleRecord>(call(op::kUpdateSchedule, object_of({{"schedule", to_json(s)}})),
+                                "schedule");
+}
+
+Status PluginStore::delete_schedule(const std::string& owner_id, const std::string& id) {
+  return as_status(call(op::kDeleteSchedule, object_of({{"owner_id", owner_id}, {"id", id}})));
+}
+
+Result<std::vector<ScheduleRecord>> PluginStore::due_schedules(int64_t now_ms, int64_t limit) {
+  return decode_list<ScheduleRecord>(
+      call(op::kDueSchedules, object_of({{"now_ms", now_ms}, {"limit", limit}})), "schedules");
+}
+
+Result<ScheduleRecord> PluginStore::fire_schedule(const ScheduleFire& f) {
+  return decode<ScheduleRecord>(call(op::kFireSchedule, to_json(f)), "schedule");
+}
+
 // ---- metrics -----------------------------------------------------------------------------------
 
 Result<std::map<std::string, int64_t>> PluginStore::count_executions_by_status() {

@@ -104,6 +104,18 @@ class PluginStore final : public Store {
   Result<std::vector<CustomNodeRecord>> list_custom_node_versions(const std::string& owner_id,
                                                                   const std::string& name) override;
   Status delete_custom_node(const std::string& owner_id, const std::string& name) override;
+  Result<HumanRequestRecord> get_human_request(const std::string& id) override;
+  Result<std::vector<HumanRequestRecord>> list_human_requests(const HumanRequestFilter& f) override;
+  Result<HumanRequestRecord> respond_human_request(const HumanResponse& r) override;
+  Result<HumanRequestRecord> expire_human_request(const std::string& id, int64_t now_ms) override;
+  Result<ScheduleRecord> create_schedule(const ScheduleRecord& s) override;
+  Result<ScheduleRecord> get_schedule(const std::string& owner_id, const std::string& id) override;
+  Result<std::vector<ScheduleRecord>> list_schedules(const std::string& owner_id,
+                                                     const std::string& workflow_id) override;
+  Result<ScheduleRecord> update_schedule(const ScheduleRecord& s) override;
+  Status delete_schedule(const std::string& owner_id, const std::string& id) override;
+  Result<std::vector<ScheduleRecord>> due_schedules(int64_t now_ms, int64_t limit) override;
+  Result<ScheduleRecord> fire_schedule(const ScheduleFire& f) override;
   Result<std::map<std::string, int64_t>> count_executions_by_status() override;
 
   // Runs one raw operation (what every method above does). Exposed for tools and tests.

@@ -141,6 +141,13 @@ class Reader {
   std::string error_;
 };
 
+Json strings_json(const std::vector<std::string>& items) {
+  Json::Array a;
+  a.reserve(items.size());
+  for (const std::string& item : items) a.emplace_back(item);
+  return Json(std::move(a));
+}
+
 }  // namespace
 
 const char* to_string(ExecStatus s) {
@@ -423,6 +430,10 @@ Json to_json(const Commit& v) {
   j.set("logs", to_json_array(v.logs));
   j.set("events", to_json_array(v.events));
   if (v.execution) j.set("execution", to_json(*v.execution));
+  // Schema v8 members: present only when used, so a plain step's commit text is unchanged.
+  if (!v.requests.empty()) j.set("requests", to_json_array(v.requests));
+  if (!v.consumed_requests.empty()) j.set("consumed_requests", strings_json(v.consumed_requests));
+  if (v.spawn) j.set("spawn", to_json(*v.spawn));
   return j;
 }
 
@@ -433,12 +444,20 @@ Status from_json(const Json& j, Commit& out) {
   r.records("runs", out.runs);
   r.records("logs", out.logs);
   r.records("events", out.events);
+  r.records("requests", out.requests);
+  r.strings("consumed_requests", out.consumed_requests);
   if (Status s = r.result(); !s.ok()) return s;
   if (const Json* u = j.find("execution"); u && !u->is_null()) {
     ExecutionUpdate update;
     Status s = from_json(*u, update);
     if (!s.ok()) return Error("invalid_argument", "commit member 'execution': " + s.error().message);
     out.execution = std::move(update);
+  }
+  if (const Json* sp = j.find("spawn"); sp && !sp->is_null()) {
+    NewExecution spawn;
+    Status s = from_json(*sp, spawn);
+    if (!s.ok()) return Error("invalid_argument", "commit member 'spawn': " + s.error().message);
+    out.spawn = std::move(spawn);
   }
   return {};
 }
@@ -829,6 +848,176 @@ Status from_json(const Json& j, CustomNodeRecord& out) {
   return r.result();
 }
 
+// ---- HumanRequestRecord (schema v8) ------------------------------------------------------------
+
+Json to_json(const HumanRequestRecord& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("execution_id", v.execution_id);
+  j.set("owner_id", v.owner_id);
+  j.set("workflow_id", v.workflow_id);
+  j.set("node_id", v.node_id);
+  j.set("node_key", v.node_key);
+  j.set("kind", v.kind);
+  j.set("request", v.request);
+  j.set("assignees", strings_json(v.assignees));
+  j.set("mode", v.mode);
+  j.set("status", v.status);
+  j.set("votes", v.votes);
+  j.set("response", v.response);
+  j.set("answered_by", v.answered_by);
+  j.set("version", v.version);
+  j.set("created_at_ms", v.created_at_ms);
+  j.set("deadline_at_ms", v.deadline_at_ms);
+  j.set("answered_at_ms", v.answered_at_ms);
+  j.set("resumed_at_ms", v.resumed_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, HumanRequestRecord& out) {
+  Reader r(j, "human request record");
+  r.str("id", out.id);
+  r.str("execution_id", out.execution_id);
+  r.str("owner_id", out.owner_id);
+  r.str("workflow_id", out.workflow_id);
+  r.str("node_id", out.node_id);
+  r.str("node_key", out.node_key);
+  r.str("kind", out.kind);
+  r.json("request", out.request);
+  r.strings("assignees", out.assignees);
+  r.str("mode", out.mode);
+  r.str("status", out.status);
+  r.json("votes", out.votes);
+  r.json("response", out.response);
+  r.str("answered_by", out.answered_by);
+  r.i64("version", out.version);
+  r.i64("created_at_ms", out.created_at_ms);
+  r.i64("deadline_at_ms", out.deadline_at_ms);
+  r.i64("answered_at_ms", out.answered_at_ms);
+  r.i64("resumed_at_ms", out.resumed_at_ms);
+  return r.result();
+}
+
+// ---- HumanRequestFilter ------------------------------------------------------------------------
+
+Json to_json(const HumanRequestFilter& v) {
+  Json j = Json::object();
+  j.set("owner_id", v.owner_id);
+  j.set("principals", strings_json(v.principals));
+  j.set("execution_id", v.execution_id);
+  j.set("status", v.status);
+  j.set("limit", v.limit);
+  j.set("after_id", v.after_id);
+  return j;
+}
+
+Status from_json(const Json& j, HumanRequestFilter& out) {
+  Reader r(j, "human request filter");
+  r.str("owner_id", out.owner_id);
+  r.strings("principals", out.principals);
+  r.str("execution_id", out.execution_id);
+  r.str("status", out.status);
+  r.i64("limit", out.limit);
+  r.str("after_id", out.after_id);
+  return r.result();
+}
+
+// ---- HumanResponse -----------------------------------------------------------------------------
+
+Json to_json(const HumanResponse& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("expected_version", v.expected_version);
+  j.set("votes", v.votes);
+  j.set("final", v.final);
+  j.set("response", v.response);
+  j.set("answered_by", v.answered_by);
+  j.set("now_ms", v.now_ms);
+  return j;
+}
+
+Status from_json(const Json& j, HumanResponse& out) {
+  Reader r(j, "human response");
+  r.str("id", out.id);
+  r.i64("expected_version", out.expected_version);
+  r.json("votes", out.votes);
+  r.boolean("final", out.final);
+  r.json("response", out.response);
+  r.str("answered_by", out.answered_by);
+  r.i64("now_ms", out.now_ms);
+  return r.result();
+}
+
+// ---- ScheduleRecord ----------------------------------------------------------------------------
+
+Json to_json(const ScheduleRecord& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("owner_id", v.owner_id);
+  j.set("workflow_id", v.workflow_id);
+  j.set("name", v.name);
+  j.set("cron", v.cron);
+  j.set("timezone", v.timezone);
+  j.set("enabled", v.enabled);
+  j.set("missed_policy", v.missed_policy);
+  j.set("input", v.input);
+  j.set("next_run_at_ms", v.next_run_at_ms);
+  j.set("last_run_at_ms", v.last_run_at_ms);
+  j.set("last_execution_id", v.last_execution_id);
+  j.set("version", v.version);
+  j.set("created_at_ms", v.created_at_ms);
+  j.set("updated_at_ms", v.updated_at_ms);
+  return j;
+}
+
+Status from_json(const Json& j, ScheduleRecord& out) {
+  Reader r(j, "schedule record");
+  r.str("id", out.id);
+  r.str("owner_id", out.owner_id);
+  r.str("workflow_id", out.workflow_id);
+  r.str("name", out.name);
+  r.str("cron", out.cron);
+  r.str("timezone", out.timezone);
+  r.boolean("enabled", out.enabled);
+  r.str("missed_policy", out.missed_policy);
+  r.json("input", out.input);
+  r.i64("next_run_at_ms", out.next_run_at_ms);
+  r.i64("last_run_at_ms", out.last_run_at_ms);
+  r.str("last_execution_id", out.last_execution_id);
+  r.i64("version", out.version);
+  r.i64("created_at_ms", out.created_at_ms);
+  r.i64("updated_at_ms", out.updated_at_ms);
+  return r.result();
+}
+
+// ---- ScheduleFire ------------------------------------------------------------------------------
+
+Json to_json(const ScheduleFire& v) {
+  Json j = Json::object();
+  j.set("id", v.id);
+  j.set("expected_next_run_at_ms", v.expected_next_run_at_ms);
+  j.set("fired_at_ms", v.fired_at_ms);
+  j.set("next_run_at_ms", v.next_run_at_ms);
+  if (v.execution) j.set("execution", to_json(*v.execution));
+  return j;
+}
+
+Status from_json(const Json& j, ScheduleFire& out) {
+  Reader r(j, "schedule fire");
+  r.str("id", out.id);
+  r.i64("expected_next_run_at_ms", out.expected_next_run_at_ms);
+  r.i64("fired_at_ms", out.fired_at_ms);
+  r.i64("next_run_at_ms", out.next_run_at_ms);
+  if (Status s = r.result(); !s.ok()) return s;
+  if (const Json* e = j.find("execution"); e && !e->is_null()) {
+    NewExecution exec;
+    Status s = from_json(*e, exec);
+    if (!s.ok()) return Error("invalid_argument", "schedule fire member 'execution': " + s.error().message);
+    out.execution = std::move(exec);
+  }
+  return {};
+}
+
 // ---- sealed credential secrets -----------------------------------------------------------------
 
 Result<int64_t> sealed_secrets_min_version(const Json& secrets) {
@@ -1097,11 +1286,56 @@ void write(TextWriter& w, const ExecutionUpdate& v) {
   w.end_object();
 }
 
+void write(TextWriter& w, const NewExecution& v) {
+  w.start_object();
+  w.key("id").str(v.id);
+  w.key("workflow_id").str(v.workflow_id);
+  w.key("workflow_version").i64(v.workflow_version);
+  w.key("owner_id").str(v.owner_id);
+  w.key("definition").json(v.definition);
+  w.key("input").json(v.input);
+  w.key("idempotency_key").str(v.idempotency_key);
+  w.key("mode").str(v.mode);
+  w.key("deadline_at_ms").i64(v.deadline_at_ms);
+  w.key("claim_owner").str(v.claim_owner);
+  w.key("lease_ms").i64(v.lease_ms);
+  w.end_object();
+}
+
+void write(TextWriter& w, const std::string& v) { w.str(v); }
+
+void write(TextWriter& w, const HumanRequestRecord& v);
+
 template <typename T>
 void write_array(TextWriter& w, const std::vector<T>& items) {
   w.start_array();
   for (const T& item : items) write(w, item);
   w.end_array();
+}
+
+void write(TextWriter& w, const HumanRequestRecord& v) {
+  w.start_object();
+  w.key("id").str(v.id);
+  w.key("execution_id").str(v.execution_id);
+  w.key("owner_id").str(v.owner_id);
+  w.key("workflow_id").str(v.workflow_id);
+  w.key("node_id").str(v.node_id);
+  w.key("node_key").str(v.node_key);
+  w.key("kind").str(v.kind);
+  w.key("request").json(v.request);
+  w.key("assignees");
+  write_array(w, v.assignees);
+  w.key("mode").str(v.mode);
+  w.key("status").str(v.status);
+  w.key("votes").json(v.votes);
+  w.key("response").json(v.response);
+  w.key("answered_by").str(v.answered_by);
+  w.key("version").i64(v.version);
+  w.key("created_at_ms").i64(v.created_at_ms);
+  w.key("deadline_at_ms").i64(v.deadline_at_ms);
+  w.key("answered_at_ms").i64(v.answered_at_ms);
+  w.key("resumed_at_ms").i64(v.resumed_at_ms);
+  w.end_object();
 }
 
 }  // namespace
@@ -1130,25 +1364,25 @@ std::string to_json_text(const Commit& v) {
     w.key("execution");
     write(w, *v.execution);
   }
+  if (!v.requests.empty()) {
+    w.key("requests");
+    write_array(w, v.requests);
+  }
+  if (!v.consumed_requests.empty()) {
+    w.key("consumed_requests");
+    write_array(w, v.consumed_requests);
+  }
+  if (v.spawn) {
+    w.key("spawn");
+    write(w, *v.spawn);
+  }
   w.end_object();
   return w.take();
 }
 
 std::string to_json_text(const NewExecution& v) {
   TextWriter w;
-  w.start_object();
-  w.key("id").str(v.id);
-  w.key("workflow_id").str(v.workflow_id);
-  w.key("workflow_version").i64(v.workflow_version);
-  w.key("owner_id").str(v.owner_id);
-  w.key("definition").json(v.definition);
-  w.key("input").json(v.input);
-  w.key("idempotency_key").str(v.idempotency_key);
-  w.key("mode").str(v.mode);
-  w.key("deadline_at_ms").i64(v.deadline_at_ms);
-  w.key("claim_owner").str(v.claim_owner);
-  w.key("lease_ms").i64(v.lease_ms);
-  w.end_object();
+  write(w, v);
   return w.take();
 }
 

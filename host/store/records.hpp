@@ -84,6 +84,18 @@ inline constexpr std::string_view kGetCustomNode = "get_custom_node";
 inline constexpr std::string_view kListCustomNodes = "list_custom_nodes";
 inline constexpr std::string_view kListCustomNodeVersions = "list_custom_node_versions";
 inline constexpr std::string_view kDeleteCustomNode = "delete_custom_node";
+// Schema v8: human requests, schedules.
+inline constexpr std::string_view kGetHumanRequest = "get_human_request";
+inline constexpr std::string_view kListHumanRequests = "list_human_requests";
+inline constexpr std::string_view kRespondHumanRequest = "respond_human_request";
+inline constexpr std::string_view kExpireHumanRequest = "expire_human_request";
+inline constexpr std::string_view kCreateSchedule = "create_schedule";
+inline constexpr std::string_view kGetSchedule = "get_schedule";
+inline constexpr std::string_view kListSchedules = "list_schedules";
+inline constexpr std::string_view kUpdateSchedule = "update_schedule";
+inline constexpr std::string_view kDeleteSchedule = "delete_schedule";
+inline constexpr std::string_view kDueSchedules = "due_schedules";
+inline constexpr std::string_view kFireSchedule = "fire_schedule";
 }  // namespace op
 
 // Parse limits for JSON crossing the storage boundary. Stored documents were validated when they
@@ -115,6 +127,11 @@ Json to_json(const VaultKeyCheck& v);
 Json to_json(const AuditRecord& v);
 Json to_json(const AuditFilter& v);
 Json to_json(const CustomNodeRecord& v);
+Json to_json(const HumanRequestRecord& v);
+Json to_json(const HumanRequestFilter& v);
+Json to_json(const HumanResponse& v);
+Json to_json(const ScheduleRecord& v);
+Json to_json(const ScheduleFire& v);
 
 Status from_json(const Json& j, Lease& out);
 Status from_json(const Json& j, WorkflowRecord& out);
@@ -140,6 +157,11 @@ Status from_json(const Json& j, VaultKeyCheck& out);
 Status from_json(const Json& j, AuditRecord& out);
 Status from_json(const Json& j, AuditFilter& out);
 Status from_json(const Json& j, CustomNodeRecord& out);
+Status from_json(const Json& j, HumanRequestRecord& out);
+Status from_json(const Json& j, HumanRequestFilter& out);
+Status from_json(const Json& j, HumanResponse& out);
+Status from_json(const Json& j, ScheduleRecord& out);
+Status from_json(const Json& j, ScheduleFire& out);
 
 // Decodes an array of records (e.g. the "executions" member of a list result).
 template <typename T>

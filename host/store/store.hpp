@@ -107,6 +107,34 @@ struct NodeRunRecord {
   int64_t finished_at_ms = 0;
 };
 
+// ---- (schema v8, see also the human-request operations below)
+// One question a parked execution asks a human (an approval, a clarification, an error
+// recovery). Created by the executor's commit (Commit::requests), answered through
+// respond_human_request, closed by expire_human_request (timeout) or by the execution ending.
+struct HumanRequestRecord {
+  std::string id;               // "" in Commit::requests = the store generates one (the executor
+                                // normally generates it, to put it in the node's park)
+  std::string execution_id;
+  std::string owner_id;         // the execution's owner
+  std::string workflow_id;
+  std::string node_id;
+  std::string node_key;         // the node run it belongs to (node_runs key)
+  std::string kind;             // "approval" | "clarification" | "error_recovery"
+  Json request;                 // what is asked (redacted), e.g. {"title","message","options",...}
+  std::vector<std::string> assignees;  // named approvers: user ids or lower-cased emails ({} = owner)
+  std::string mode = "any";     // "any" | "all" (approvals with several approvers)
+  std::string status = "open";  // "open" | "answered" | "expired" | "cancelled"
+  Json votes = Json::array();   // all-of approvals so far: [{"user_id","decision","comment","at_ms"}]
+  Json response;                // the final answer (status answered), as the node receives it
+  std::string answered_by;      // user id of the final answer ("" = none / the system)
+  int64_t version = 0;          // 1 when created, incremented at every change (votes, answer,
+                                // expiry, cancellation, consumption): respond_human_request's CAS token
+  int64_t created_at_ms = 0;
+  int64_t deadline_at_ms = 0;   // wall-clock timeout, 0 = none
+  int64_t answered_at_ms = 0;   // answered / expired / cancelled at
+  int64_t resumed_at_ms = 0;    // the execution consumed the answer (Commit::consumed_requests)
+};
+
 struct EventRecord {
   std::string execution_id;
   int64_t seq = 0;        // 1, 2, ... per execution, no gaps
@@ -149,6 +177,30 @@ struct Commit {
   std::vector<NodeLogRecord> logs;      // appended
   std::vector<EventRecord> events;      // appended (seq must continue last_event_seq)
   std::optional<ExecutionUpdate> execution;
+  // Schema v8. Human requests created by parks of this step (inserted, status "open", version 1,
+  // with their assignees). A node parked with {"request": ...} carries "request_id" in its park.
+  // The store takes execution_id, owner_id and workflow_id from the execution itself (who may
+  // see and answer a request never depends on the committer); emails among the assignees are
+  // lower-cased and duplicates dropped; created_at_ms 0 = the commit time. An id this execution
+  // already has is left as it is (a repeated step); another execution's id is "conflict".
+  std::vector<HumanRequestRecord> requests;
+  // Answered requests whose answer this step consumed (the resumed node ran): their
+  // resumed_at_ms is set to the commit time. Only requests of this execution that are no longer
+  // open count, and a request keeps the time of its first consumption.
+  std::vector<std::string> consumed_requests;
+  // When the update finishes the execution: every request of the execution still "open" becomes
+  // "cancelled" (the store does this itself for any final status).
+  // When the update parks the execution (status parked) while one of its requests is
+  // "answered" and not yet consumed (the answer arrived while this worker ran), the store sets
+  // wake_at_ms to the commit time instead of the given value, so the answer is never stranded.
+  // Reading chosen: this applies only while the request's node run is still parked on it (its
+  // park's "request_id" names it) — then the answer is also (re)written into that park, in case
+  // this step rewrote the run. An answered request no parked node waits for any more wakes
+  // nothing: otherwise an answer the executor never consumes would make every later park due at
+  // once (a claim/park loop). The executor must still list every answer it consumes.
+  // An execution to create in the same transaction (the error workflow of a failed run). Skipped
+  // silently when its idempotency key already exists for its owner (at most one per failure).
+  std::optional<NewExecution> spawn;
 };
 
 struct ExecutionFilter {
@@ -306,6 +358,64 @@ struct AuditFilter {
   int64_t to_ms = 0;            // exclusive, 0 = unbounded
   int64_t after_seq = 0;        // pagination cursor: entries with seq > after_seq, ascending
   int64_t limit = 100;
+};
+
+// ---- human requests and schedules (schema v8) --------------------------------------------------
+
+struct HumanRequestFilter {
+  // Requests visible to a user: owned by owner_id OR assigned to one of `principals` (the user's
+  // id and lower-cased email; the store lower-cases emails again). Both empty = every request
+  // (admin/system use). Note owner_id "" with principals set matches by assignment only.
+  std::string owner_id;
+  std::vector<std::string> principals;
+  std::string execution_id;     // "" = any
+  std::string status;           // "" = any; "open", "answered", ...
+  int64_t limit = 100;
+  std::string after_id;         // pagination cursor: ordered by (created_at_ms, id) ascending
+};
+
+// A vote or final answer, applied only if the request is still open at `expected_version`.
+struct HumanResponse {
+  std::string id;
+  int64_t expected_version = 0;
+  Json votes;                   // the new votes array (replaces the old one)
+  bool final = false;           // true: the request is answered with `response`
+  Json response;
+  std::string answered_by;
+  int64_t now_ms = 0;
+};
+
+// A cron trigger of a workflow (host/service/schedules.hpp).
+struct ScheduleRecord {
+  std::string id;               // "" on create = generate
+  std::string owner_id;
+  std::string workflow_id;
+  std::string name;
+  std::string cron;             // five fields (minute hour day-of-month month day-of-week)
+  std::string timezone = "UTC"; // IANA name
+  bool enabled = true;
+  std::string missed_policy = "run_once";  // "run_once" | "skip" (runs missed while down)
+  Json input;                   // trigger input of each run (null = {"scheduled_at": ...} only)
+  int64_t next_run_at_ms = 0;   // 0 when disabled
+  int64_t last_run_at_ms = 0;   // the scheduled time of the last fired run
+  std::string last_execution_id;
+  int64_t version = 0;          // CAS token of update_schedule / fire_schedule
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+// One firing: applied only if the schedule still has next_run_at_ms == expected_next_run_at_ms
+// and is enabled (so two servers never both fire the same occurrence).
+struct ScheduleFire {
+  std::string id;
+  int64_t expected_next_run_at_ms = 0;
+  int64_t fired_at_ms = 0;      // the scheduled time being fired (last_run_at_ms)
+  int64_t next_run_at_ms = 0;   // the following occurrence
+  std::optional<NewExecution> execution;  // created in the same transaction (none = skipped run);
+                                          // an existing idempotency key is not an error
+  // The result's last_execution_id is the created (or existing) execution; a skipped run leaves
+  // the previous one. The execution's owner_id must be the schedule's ("invalid_argument"
+  // otherwise, nothing changed): a schedule never runs anything as someone else.
 };
 
 // ---- custom nodes (schema v7) ------------------------------------------------------------------
@@ -474,6 +584,45 @@ class Store : public registry::PluginStateStore {
                                                                           const std::string& name) = 0;
   // Deletes every version of the name; not_found when the owner has none.
   virtual Status delete_custom_node(const std::string& owner_id, const std::string& name) = 0;
+
+  // ---- human requests (schema v8) ----
+  // not_found when unknown. Visibility is the caller's business (the service checks owner and
+  // assignees).
+  virtual Result<HumanRequestRecord> get_human_request(const std::string& id) = 0;
+  virtual Result<std::vector<HumanRequestRecord>> list_human_requests(const HumanRequestFilter& f) = 0;
+  // One transaction: "conflict" unless the request is open with version == expected_version
+  // (nothing changed then; the caller re-reads: a status other than open means it was answered,
+  // expired or cancelled meanwhile; the error's details are {"status","version"}). Otherwise
+  // stores votes (null = keep), version + 1; when final also status "answered", response,
+  // answered_by, answered_at_ms = now, writes {"answer": response} into the park of the
+  // request's node run (only while that park's "request_id" is this request: a run that moved on
+  // is left alone), and if the execution is parked sets its wake_at_ms = now (claimable at
+  // once). now = r.now_ms, or the store's clock when 0. Returns the updated record.
+  virtual Result<HumanRequestRecord> respond_human_request(const HumanResponse& r) = 0;
+  // Timeout: open -> "expired" (answered_at_ms = now, version + 1). Returns the record as it is
+  // after the call: a request that was already answered/expired/cancelled is returned unchanged
+  // (not an error), so the caller resumes with whatever won.
+  virtual Result<HumanRequestRecord> expire_human_request(const std::string& id, int64_t now_ms) = 0;
+
+  // ---- schedules (schema v8) ----
+  // id "" = generate; version 1; created_at_ms 0 = now, updated_at_ms 0 = created_at_ms;
+  // last_run_at_ms / last_execution_id start empty. "conflict" for a taken id,
+  // "invalid_argument" without workflow_id or cron or with an unknown missed_policy.
+  virtual Result<ScheduleRecord> create_schedule(const ScheduleRecord& s) = 0;
+  // not_found for another owner's or an unknown schedule.
+  virtual Result<ScheduleRecord> get_schedule(const std::string& owner_id, const std::string& id) = 0;
+  // The owner's schedules ordered by id; workflow_id "" = all.
+  virtual Result<std::vector<ScheduleRecord>> list_schedules(const std::string& owner_id,
+                                                             const std::string& workflow_id) = 0;
+  // Replaces the editable fields (name, cron, timezone, enabled, missed_policy, input,
+  // next_run_at_ms, updated_at_ms) if version == s.version ("conflict" otherwise); version + 1.
+  // Scoped by s.owner_id ("not_found" for another owner's). updated_at_ms 0 = now.
+  virtual Result<ScheduleRecord> update_schedule(const ScheduleRecord& s) = 0;
+  virtual Status delete_schedule(const std::string& owner_id, const std::string& id) = 0;
+  // Enabled schedules with 0 < next_run_at_ms <= now_ms, any owner, oldest first.
+  virtual Result<std::vector<ScheduleRecord>> due_schedules(int64_t now_ms, int64_t limit) = 0;
+  // See ScheduleFire. "conflict" when another firing (or an edit) got there first.
+  virtual Result<ScheduleRecord> fire_schedule(const ScheduleFire& f) = 0;
 
   // ---- metrics ----
   // Number of executions per status name ("queued", "running", ...), over all owners.

@@ -32,6 +32,9 @@ WEFT_CORE_NODE(WaitNode, "core.wait", 1, WEFT_NODE_FLAG_LONG_RUNNING);
 WEFT_CORE_NODE(NoopNode, "core.noop", 1, 0);
 WEFT_CORE_NODE(StopAndErrorNode, "core.stop_and_error", 1, 0);
 WEFT_CORE_NODE(FilterNode, "core.filter", 1, 0);
+WEFT_CORE_NODE(ApprovalNode, "core.approval", 1, WEFT_NODE_FLAG_LONG_RUNNING);
+WEFT_CORE_NODE(ClarificationNode, "core.clarification", 1, WEFT_NODE_FLAG_LONG_RUNNING);
+WEFT_CORE_NODE(ErrorTriggerNode, "core.error_trigger", 1, WEFT_NODE_FLAG_TRIGGER);
 
 #undef WEFT_CORE_NODE
 

@@ -1,4 +1,4 @@
-// The core node pack: triggers, flow control and data nodes, built as the plugin weft-core.so
+// The core node pack: triggers, flow control, data and human-in-the-loop nodes, built as the plugin weft-core.so
 // (a plugin like any other: it only uses the SDK).
 #include <weft/sdk.hpp>
 
@@ -17,4 +17,7 @@ WEFT_PLUGIN(core) {
   WEFT_REGISTER_NODE(NoopNode);
   WEFT_REGISTER_NODE(StopAndErrorNode);
   WEFT_REGISTER_NODE(FilterNode);
+  WEFT_REGISTER_NODE(ApprovalNode);
+  WEFT_REGISTER_NODE(ClarificationNode);
+  WEFT_REGISTER_NODE(ErrorTriggerNode);
 }

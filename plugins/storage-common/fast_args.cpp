@@ -123,7 +123,7 @@ class ArgsReader : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ArgsRe
     keys_.append(s, len);
     after_key_ = in_.Tell();
     want_ = member(frames_.back().kind, std::string_view(s, len));
-    return true;
+    return want_.kind != Want::Decline;
   }
   bool EndObject(rapidjson::SizeType) {
     if (!unique_keys(frames_.back())) return false;
@@ -182,7 +182,8 @@ class ArgsReader : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ArgsRe
       Logs,
       Events,
       Update,
-      Element
+      Element,
+      Decline  // a member only the general path reads: stop
     } kind = None;
     std::string* str = nullptr;  // Str, Doc
     long long* num = nullptr;    // Int
@@ -216,6 +217,8 @@ class ArgsReader : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ArgsRe
         if (key == "logs") return Want{Want::Logs};
         if (key == "events") return Want{Want::Events};
         if (key == "execution") return Want{Want::Update};
+        // Schema v8 members: the general path reads them (see fast_args.hpp).
+        if (key == "requests" || key == "consumed_requests" || key == "spawn") return Want{Want::Decline};
         break;
       case Frame::Lease:
         if (key == "owner") return str(out_.lease.owner);
@@ -447,6 +450,9 @@ CommitArgs to_commit_args(const store::Commit& c) {
     up.release_lease = u.release_lease;
     a.execution = std::move(up);
   }
+  a.requests = c.requests;
+  a.consumed_requests = c.consumed_requests;
+  a.spawn = c.spawn;
   return a;
 }
 

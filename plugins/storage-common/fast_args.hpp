@@ -51,6 +51,12 @@ struct CommitArgs {
   std::vector<Log> logs;
   std::vector<Event> events;
   std::optional<Update> execution;
+  // Schema v8 (store::Commit): rare (a park that asks a human, a resumption that consumed an
+  // answer, an error workflow), so the text decoder declines commits that carry them and the
+  // general path fills these.
+  std::vector<store::HumanRequestRecord> requests;
+  std::vector<std::string> consumed_requests;
+  std::optional<store::NewExecution> spawn;
 };
 
 // create_execution's arguments: a NewExecution, plus "omit_sent_documents" (bool, an optional
@@ -68,7 +74,8 @@ CommitArgs to_commit_args(const store::Commit& c);
 CreateArgs to_create_args(store::NewExecution ne, bool omit_sent_documents);
 
 // Straight from the argument text. false: not the plain case, take the general path (`out` is
-// then unspecified). decode_create_args also declines unless omit_sent_documents is true (a
+// then unspecified). decode_commit_args declines commits with "requests", "consumed_requests" or
+// "spawn" members. decode_create_args also declines unless omit_sent_documents is true (a
 // result that echoes the documents needs them as Json values anyway).
 bool decode_commit_args(std::string_view text, CommitArgs& out);
 bool decode_create_args(std::string_view text, CreateArgs& out);

@@ -311,6 +311,64 @@ std::vector<Migration> all_migrations(Dialect d) {
            " updated_at BIGINT NOT NULL)",
            "CREATE UNIQUE INDEX custom_nodes_owner_name_version ON custom_nodes (owner_id, name, version)",
        }},
+      {8,
+       "human_requests_and_schedules",
+       {
+           // One question a parked execution asks a human (store.hpp HumanRequestRecord). Created
+           // by the executor's commit, answered by respond_human_request (a compare-and-swap on
+           // version), closed by expire_human_request or when the execution finishes. request,
+           // votes and response are JSON; assignees repeats the assignee rows below as a JSON
+           // array (the record's order), the rows are what listings search.
+           "CREATE TABLE human_requests ("
+           " id TEXT NOT NULL PRIMARY KEY,"
+           " execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,"
+           " owner_id TEXT NOT NULL DEFAULT '',"
+           " workflow_id TEXT NOT NULL DEFAULT '',"
+           " node_id TEXT NOT NULL DEFAULT '',"
+           " node_key TEXT NOT NULL DEFAULT '',"
+           " kind TEXT NOT NULL,"
+           " request TEXT NOT NULL,"
+           " assignees TEXT NOT NULL,"
+           " mode TEXT NOT NULL DEFAULT 'any',"
+           " status TEXT NOT NULL DEFAULT 'open',"
+           " votes TEXT NOT NULL,"
+           " response TEXT NOT NULL,"
+           " answered_by TEXT NOT NULL DEFAULT '',"
+           " version BIGINT NOT NULL DEFAULT 1,"
+           " created_at BIGINT NOT NULL,"
+           " deadline_at BIGINT NOT NULL DEFAULT 0,"
+           " answered_at BIGINT NOT NULL DEFAULT 0,"
+           " resumed_at BIGINT NOT NULL DEFAULT 0)",
+           "CREATE INDEX human_requests_by_execution ON human_requests (execution_id)",
+           "CREATE INDEX human_requests_by_owner ON human_requests (owner_id, status, created_at)",
+           // Named approvers: user ids or lower-cased emails.
+           "CREATE TABLE human_request_assignees ("
+           " request_id TEXT NOT NULL REFERENCES human_requests (id) ON DELETE CASCADE,"
+           " principal TEXT NOT NULL,"
+           " PRIMARY KEY (request_id, principal))",
+           "CREATE INDEX human_request_assignees_by_principal ON human_request_assignees (principal)",
+           // Cron triggers (store.hpp ScheduleRecord). version is the compare-and-swap token of
+           // update_schedule and fire_schedule; next_run_at is 0 while disabled. input is JSON.
+           "CREATE TABLE schedules ("
+           " id TEXT NOT NULL PRIMARY KEY,"
+           " owner_id TEXT NOT NULL DEFAULT '',"
+           " workflow_id TEXT NOT NULL,"
+           " name TEXT NOT NULL DEFAULT '',"
+           " cron TEXT NOT NULL,"
+           " timezone TEXT NOT NULL DEFAULT 'UTC',"
+           " enabled INTEGER NOT NULL DEFAULT 1,"
+           " missed_policy TEXT NOT NULL DEFAULT 'run_once',"
+           " input TEXT NOT NULL,"
+           " next_run_at BIGINT NOT NULL DEFAULT 0,"
+           " last_run_at BIGINT NOT NULL DEFAULT 0,"
+           " last_execution_id TEXT NOT NULL DEFAULT '',"
+           " version BIGINT NOT NULL DEFAULT 1,"
+           " created_at BIGINT NOT NULL,"
+           " updated_at BIGINT NOT NULL)",
+           // due_schedules: the enabled ones by next run.
+           "CREATE INDEX schedules_due ON schedules (enabled, next_run_at)",
+           "CREATE INDEX schedules_by_owner ON schedules (owner_id, workflow_id, id)",
+       }},
   };
 }
 

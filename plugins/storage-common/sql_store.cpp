@@ -494,6 +494,17 @@ const SqlStore::OpEntry SqlStore::kOps[] = {
     {store::op::kListCustomNodes, Access::Read, &SqlStore::list_custom_nodes},
     {store::op::kListCustomNodeVersions, Access::Read, &SqlStore::list_custom_node_versions},
     {store::op::kDeleteCustomNode, Access::Write, &SqlStore::delete_custom_node},
+    {store::op::kGetHumanRequest, Access::Read, &SqlStore::get_human_request},
+    {store::op::kListHumanRequests, Access::Read, &SqlStore::list_human_requests},
+    {store::op::kRespondHumanRequest, Access::Write, &SqlStore::respond_human_request},
+    {store::op::kExpireHumanRequest, Access::Idempotent, &SqlStore::expire_human_request},
+    {store::op::kCreateSchedule, Access::Write, &SqlStore::create_schedule},
+    {store::op::kGetSchedule, Access::Read, &SqlStore::get_schedule},
+    {store::op::kListSchedules, Access::Read, &SqlStore::list_schedules},
+    {store::op::kUpdateSchedule, Access::Write, &SqlStore::update_schedule},
+    {store::op::kDeleteSchedule, Access::Write, &SqlStore::delete_schedule},
+    {store::op::kDueSchedules, Access::Read, &SqlStore::due_schedules},
+    {store::op::kFireSchedule, Access::Write, &SqlStore::fire_schedule},
 };
 
 Error SqlStore::db_error(std::string_view op, ErrorKind kind, const std::string& message) const {
@@ -682,10 +693,25 @@ Result<Json> SqlStore::create_execution(Ctx& c, const Json& a) {
 }
 
 Result<Json> SqlStore::write_create(Ctx& c, const CreateArgs& a) {
+  Tx tx(*c.s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  auto created = insert_execution(c, a, "create_execution");
+  if (!created.ok()) return created.take_error();
+  tx.commit();
+  if (created->existed) return object_of({{"execution", store::to_json(created->rec)}, {"existed", true}});
+  Json out = store::to_json(created->rec);
+  if (a.omit_sent_documents) {
+    // The caller has them (and a decoded-from-text request never had them as values).
+    out.erase("definition");
+    out.erase("input");
+  }
+  return object_of({{"execution", std::move(out)}, {"existed", false}});
+}
+
+Result<SqlStore::Created> SqlStore::insert_execution(Ctx& c, const CreateArgs& a, std::string_view op) {
   store::NewExecution ne = a.ne;
   if (ne.mode.empty()) ne.mode = "async";
   if (!ne.claim_owner.empty() && ne.lease_ms <= 0) {
-    return Error("invalid_argument", "create_execution: lease_ms must be positive with claim_owner");
+    return Error("invalid_argument", std::string(op) + ": lease_ms must be positive with claim_owner");
   }
   if (ne.id.empty()) ne.id = new_id();
 
@@ -709,7 +735,6 @@ Result<Json> SqlStore::write_create(Ctx& c, const CreateArgs& a) {
   }
 
   soci::session& s = *c.s;
-  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
   auto existing_by_key = [&]() -> Result<std::optional<ExecutionRecord>> {
     ExecRow row;
     Stmt st(s, c.statements);
@@ -722,15 +747,11 @@ Result<Json> SqlStore::write_create(Ctx& c, const CreateArgs& a) {
     if (!r.ok()) return r.take_error();
     return std::optional<ExecutionRecord>(std::move(r).value());
   };
-  auto existed_result = [&](ExecutionRecord found) -> Result<Json> {
-    tx.commit();
-    return object_of({{"execution", store::to_json(found)}, {"existed", true}});
-  };
 
   if (!rec.idempotency_key.empty()) {
     auto found = existing_by_key();
     if (!found.ok()) return found.take_error();
-    if (*found) return existed_result(std::move(**found));
+    if (*found) return Created{std::move(**found), true};
   }
 
   Stmt ins(s, c.statements);
@@ -753,18 +774,11 @@ Result<Json> SqlStore::write_create(Ctx& c, const CreateArgs& a) {
     if (!rec.idempotency_key.empty()) {
       auto found = existing_by_key();
       if (!found.ok()) return found.take_error();
-      if (*found) return existed_result(std::move(**found));
+      if (*found) return Created{std::move(**found), true};
     }
     return Error("conflict", "execution '" + rec.id + "' already exists");
   }
-  tx.commit();
-  Json created = store::to_json(rec);
-  if (a.omit_sent_documents) {
-    // The caller has them (and a decoded-from-text request never had them as values).
-    created.erase("definition");
-    created.erase("input");
-  }
-  return object_of({{"execution", std::move(created)}, {"existed", false}});
+  return Created{std::move(rec), false};
 }
 
 Result<Json> SqlStore::get_execution(Ctx& c, const Json& a) {
@@ -1030,6 +1044,20 @@ Result<Json> SqlStore::write_commit(Ctx& c, const CommitArgs& cm) {
     ins.run();
   }
 
+  // Schema v8. Only commits that create or consume requests, or change the execution's status,
+  // have anything to do here; a plain step commit issues no statement.
+  const bool status_change = cm.execution && cm.execution->status &&
+                             (store::is_final(*cm.execution->status) || *cm.execution->status == ExecStatus::Parked);
+  if (!cm.requests.empty() || !cm.consumed_requests.empty() || status_change) {
+    Status hs = commit_human_requests(c, cm, now);
+    if (!hs.ok()) return hs.take_error();
+  }
+  if (cm.spawn) {
+    // An existing idempotency key of the owner: that execution stands, nothing is created.
+    auto spawned = insert_execution(c, to_create_args(*cm.spawn, false), "commit (spawn)");
+    if (!spawned.ok()) return spawned.take_error();
+  }
+
   tx.commit();
   return Json::object();
 }
@@ -1181,6 +1209,8 @@ Result<Json> SqlStore::request_cancel(Ctx& c, const Json& a) {
     ins.sql("INSERT INTO events (execution_id, seq, type, data, ts) VALUES (:e, :s, :t, :d, :ts)")
         .use(id).use(seq).use(type).use(data).use(now);
     ins.run();
+    // Its questions are moot now (schema v8).
+    cancel_open_requests(c, id, now);
   }
   tx.commit();
   return Json::object();
@@ -2562,6 +2592,627 @@ Result<Json> SqlStore::delete_custom_node(Ctx& c, const Json& a) {
   if (del.affected() < 1) return custom_node_not_found(name);
   tx.commit();
   return Json::object();
+}
+
+// ---- schema v8: human requests ------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kHumanRequestColumns =
+    "id, execution_id, owner_id, workflow_id, node_id, node_key, kind, request, assignees, mode,"
+    " status, votes, response, answered_by, version, created_at, deadline_at, answered_at, resumed_at";
+
+struct HumanRequestRow {
+  store::HumanRequestRecord r;
+  std::string request, assignees, votes, response;
+  long long version = 0, created_at = 0, deadline_at = 0, answered_at = 0, resumed_at = 0;
+
+  void bind(Stmt& st) {
+    st.into(r.id).into(r.execution_id).into(r.owner_id).into(r.workflow_id).into(r.node_id);
+    st.into(r.node_key).into(r.kind).into(request).into(assignees).into(r.mode).into(r.status);
+    st.into(votes).into(response).into(r.answered_by).into(version).into(created_at);
+    st.into(deadline_at).into(answered_at).into(resumed_at);
+  }
+  Result<store::HumanRequestRecord> record() const {
+    const std::string what = "human request '" + r.id + "'";
+    auto req = parse_stored(request, what + " request");
+    if (!req.ok()) return req.take_error();
+    auto who = parse_stored(assignees, what + " assignees");
+    if (!who.ok()) return who.take_error();
+    auto v = parse_stored(votes, what + " votes");
+    if (!v.ok()) return v.take_error();
+    auto resp = parse_stored(response, what + " response");
+    if (!resp.ok()) return resp.take_error();
+    store::HumanRequestRecord out = r;
+    out.request = std::move(req).value();
+    out.assignees.clear();
+    for (const Json& p : who->as_array()) {
+      if (!p.is_string()) return Error("storage_error", what + " has an assignee that is not a string");
+      out.assignees.push_back(p.as_string());
+    }
+    out.votes = std::move(v).value();
+    out.response = std::move(resp).value();
+    out.version = version;
+    out.created_at_ms = created_at;
+    out.deadline_at_ms = deadline_at;
+    out.answered_at_ms = answered_at;
+    out.resumed_at_ms = resumed_at;
+    return out;
+  }
+};
+
+Error human_request_not_found(const std::string& id) {
+  return Error("not_found", "human request '" + id + "' not found");
+}
+
+// Assignees and principals: user ids as given, emails ASCII-lower-cased (the store keeps emails
+// lower-cased, see lower_ascii); duplicates and empty strings dropped, order kept.
+std::vector<std::string> principals_of(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const std::string& p : in) {
+    if (p.empty()) continue;
+    std::string norm = p.find('@') != std::string::npos ? lower_ascii(p) : p;
+    if (std::find(out.begin(), out.end(), norm) == out.end()) out.push_back(std::move(norm));
+  }
+  return out;
+}
+
+Json strings_json(const std::vector<std::string>& items) {
+  Json::Array a;
+  a.reserve(items.size());
+  for (const std::string& s : items) a.emplace_back(s);
+  return Json(std::move(a));
+}
+
+Result<std::optional<store::HumanRequestRecord>> read_human_request(soci::session& s, StatementCache* statements,
+                                                                    const std::string& id) {
+  HumanRequestRow row;
+  Stmt st(s, statements);
+  st.sql(std::string("SELECT ") + kHumanRequestColumns + " FROM human_requests WHERE id = :id").use(id);
+  row.bind(st);
+  if (!st.run()) return std::optional<store::HumanRequestRecord>();
+  auto rec = row.record();
+  if (!rec.ok()) return rec.take_error();
+  return std::optional<store::HumanRequestRecord>(std::move(rec).value());
+}
+
+Result<Json> human_requests_json(std::vector<Result<store::HumanRequestRecord>> rows) {
+  Json::Array list;
+  list.reserve(rows.size());
+  for (auto& rec : rows) {
+    if (!rec.ok()) return rec.take_error();
+    list.push_back(store::to_json(*rec));
+  }
+  return object_of({{"requests", Json(std::move(list))}});
+}
+
+// Writes the answer into the park of the request's node run — only while that park is still
+// the one that asked (its "request_id" is this request): a node run that has moved on (re-ran,
+// parked with another question) is left alone. With `only_parked`, also only while the run is
+// parked. Returns whether the park is the asking one (answer written, or already there).
+bool write_answer_into_park(soci::session& s, StatementCache* statements, const store::HumanRequestRecord& r,
+                            const Json& answer, const char* for_update, bool only_parked) {
+  std::string park_text, status;
+  Stmt sel(s, statements);
+  sel.sql(std::string("SELECT park, status FROM node_runs WHERE execution_id = :e AND node_key = :k") + for_update)
+      .use(r.execution_id)
+      .use(r.node_key)
+      .into(park_text)
+      .into(status);
+  if (!sel.run()) return false;
+  if (only_parked && status != "parked") return false;
+  auto park = Json::parse(park_text, store::storage_json_limits());
+  if (!park.ok() || !park->is_object()) return false;
+  const Json* asked = park->find("request_id");
+  if (!asked || !asked->is_string() || asked->as_string() != r.id) return false;
+  if (const Json* has = park->find("answer"); has && *has == answer) return true;
+  park->set("answer", answer);
+  Stmt up(s, statements);
+  up.sql("UPDATE node_runs SET park = :p WHERE execution_id = :e AND node_key = :k")
+      .use(store::to_json_text(*park))
+      .use(r.execution_id)
+      .use(r.node_key);
+  up.run();
+  return true;
+}
+
+}  // namespace
+
+void SqlStore::cancel_open_requests(Ctx& c, const std::string& execution_id, long long now) {
+  Stmt up(*c.s, c.statements);
+  up.sql("UPDATE human_requests SET status = 'cancelled', answered_at = :t, version = version + 1"
+         " WHERE execution_id = :e AND status = 'open'")
+      .use(now)
+      .use(execution_id);
+  up.run();
+}
+
+Status SqlStore::commit_human_requests(Ctx& c, const CommitArgs& cm, long long now) {
+  soci::session& s = *c.s;
+  const std::string& id = cm.execution_id;
+  if (!cm.requests.empty()) {
+    // Owner and workflow come from the execution row (locked by the fenced update), whatever the
+    // records say: who may see and answer a request must not depend on the committer.
+    std::string owner, workflow;
+    Stmt sel(s, c.statements);
+    sel.sql("SELECT owner_id, workflow_id FROM executions WHERE id = :id").use(id).into(owner).into(workflow);
+    if (!sel.run()) return execution_not_found(id);
+    for (const store::HumanRequestRecord& given : cm.requests) {
+      store::HumanRequestRecord r = given;
+      if (r.kind.empty()) return Error("invalid_argument", "commit: a human request needs a kind");
+      if (r.mode.empty()) r.mode = "any";
+      if (r.mode != "any" && r.mode != "all") {
+        return Error("invalid_argument", "commit: human request mode must be \"any\" or \"all\", got \"" +
+                                             r.mode.substr(0, 40) + "\"");
+      }
+      if (r.id.empty()) r.id = new_id();
+      r.execution_id = id;
+      r.owner_id = owner;
+      r.workflow_id = workflow;
+      r.assignees = principals_of(r.assignees);
+      if (r.created_at_ms <= 0) r.created_at_ms = now;
+      const Json votes = r.votes.is_array() ? r.votes : Json::array();
+      Stmt ins(s, c.statements);
+      ins.sql(std::string("INSERT INTO human_requests (") + kHumanRequestColumns +
+              ") VALUES (:id, :e, :o, :w, :n, :k, :kind, :req, :who, :m, 'open', :v, 'null', '', 1, :c, :d, 0, 0)"
+              " ON CONFLICT DO NOTHING");
+      ins.use(r.id).use(id).use(r.owner_id).use(r.workflow_id).use(r.node_id).use(r.node_key).use(r.kind);
+      ins.use(store::to_json_text(r.request)).use(store::to_json_text(strings_json(r.assignees))).use(r.mode);
+      ins.use(store::to_json_text(votes)).use(static_cast<long long>(r.created_at_ms));
+      ins.use(static_cast<long long>(r.deadline_at_ms));
+      ins.run();
+      if (ins.affected() != 1) {
+        // The same request committed again (a retried step): it stands as it is. Another
+        // execution's id is a conflict.
+        std::string owner_exec;
+        Stmt ex(s, c.statements);
+        ex.sql("SELECT execution_id FROM human_requests WHERE id = :id").use(r.id).into(owner_exec);
+        if (ex.run() && owner_exec == id) continue;
+        return Error("conflict", "human request '" + r.id + "' already exists");
+      }
+      for (const std::string& p : r.assignees) {
+        Stmt a(s, c.statements);
+        a.sql("INSERT INTO human_request_assignees (request_id, principal) VALUES (:r, :p) ON CONFLICT DO NOTHING")
+            .use(r.id)
+            .use(p);
+        a.run();
+      }
+    }
+  }
+  for (const std::string& rid : cm.consumed_requests) {
+    // Only a closed request (answered / expired / cancelled) can have been consumed; the first
+    // consumption's time stays.
+    Stmt up(s, c.statements);
+    up.sql("UPDATE human_requests SET resumed_at = :t, version = version + 1"
+           " WHERE id = :id AND execution_id = :e AND status <> 'open' AND resumed_at = 0")
+        .use(now)
+        .use(rid)
+        .use(id);
+    up.run();
+  }
+  if (!cm.execution || !cm.execution->status) return {};
+  const ExecStatus status = *cm.execution->status;
+  if (store::is_final(status)) {
+    cancel_open_requests(c, id, now);
+  } else if (status == ExecStatus::Parked) {
+    // An answer that arrived while this worker ran found the execution running and could not
+    // wake it: wake it now, and make sure the answer is in its node run's park (the step may
+    // have rewritten that run). Only answers a parked node still waits on count (its park names
+    // the request): an answer nobody waits for any more must not wake every later park.
+    HumanRequestRow row;
+    Stmt st(s, c.statements);
+    st.sql(std::string("SELECT ") + kHumanRequestColumns +
+           " FROM human_requests WHERE execution_id = :e AND status = 'answered' AND resumed_at = 0"
+           " ORDER BY created_at, id")
+        .use(id);
+    row.bind(st);
+    std::vector<Result<store::HumanRequestRecord>> answered = fetch_rows(st, row);
+    bool waiting = false;
+    for (auto& r : answered) {
+      if (!r.ok()) return r.take_error();
+      if (write_answer_into_park(s, c.statements, *r, r->response, "", /*only_parked=*/true)) waiting = true;
+    }
+    if (waiting) {
+      Stmt up(s, c.statements);
+      up.sql("UPDATE executions SET wake_at = :w WHERE id = :id").use(now).use(id);
+      up.run();
+    }
+  }
+  return {};
+}
+
+Result<Json> SqlStore::get_human_request(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("get_human_request");
+  auto found = read_human_request(*c.s, c.statements, id);
+  if (!found.ok()) return found.take_error();
+  if (!*found) return human_request_not_found(id);
+  return object_of({{"request", store::to_json(**found)}});
+}
+
+Result<Json> SqlStore::list_human_requests(Ctx& c, const Json& a) {
+  Args args(a);
+  auto f = args.record<store::HumanRequestFilter>(nullptr);
+  if (!args.ok()) return args.error("list_human_requests");
+  const long long limit = f.limit <= 0 ? 100 : std::min<long long>(f.limit, 1000);
+  const std::vector<std::string> principals = principals_of(f.principals);
+  soci::session& s = *c.s;
+
+  // Ordered by (created_at, id); the cursor is the after_id request's place in that order, so a
+  // page never skips or repeats requests created in the same millisecond.
+  long long cursor_created = 0;
+  if (!f.after_id.empty()) {
+    Stmt cur(s, c.statements);
+    cur.sql("SELECT created_at FROM human_requests WHERE id = :id").use(f.after_id).into(cursor_created);
+    if (!cur.run()) return Error("not_found", "list cursor: human request '" + f.after_id + "' not found");
+  }
+  HumanRequestRow row;
+  Stmt st(s, c.statements);
+  st.sql(std::string("SELECT ") + kHumanRequestColumns + " FROM human_requests r WHERE 1 = 1");
+  if (!f.owner_id.empty() || !principals.empty()) {
+    // Visible to the caller: owned, or assigned to one of the caller's principals.
+    st.sql(" AND (");
+    if (!f.owner_id.empty()) st.sql("r.owner_id = :o").use(f.owner_id);
+    if (!principals.empty()) {
+      if (!f.owner_id.empty()) st.sql(" OR ");
+      st.sql("EXISTS (SELECT 1 FROM human_request_assignees a WHERE a.request_id = r.id AND a.principal IN (");
+      for (size_t i = 0; i < principals.size(); ++i) {
+        // Placeholder names must differ (SOCI binds by name): :p0, :p1, ...
+        st.sql((i == 0 ? ":p" : ", :p") + std::to_string(i)).use(principals[i]);
+      }
+      st.sql("))");
+    }
+    st.sql(")");
+  }
+  if (!f.execution_id.empty()) st.sql(" AND r.execution_id = :e").use(f.execution_id);
+  if (!f.status.empty()) st.sql(" AND r.status = :st").use(f.status);
+  if (!f.after_id.empty()) {
+    st.sql(" AND (r.created_at > :c1 OR (r.created_at = :c2 AND r.id > :after))")
+        .use(cursor_created)
+        .use(cursor_created)
+        .use(f.after_id);
+  }
+  st.sql(" ORDER BY r.created_at, r.id LIMIT :l").use(limit);
+  row.bind(st);
+  return human_requests_json(fetch_rows(st, row));
+}
+
+Result<Json> SqlStore::respond_human_request(Ctx& c, const Json& a) {
+  Args args(a);
+  auto r = args.record<store::HumanResponse>(nullptr);
+  if (!args.ok()) return args.error("respond_human_request");
+  if (r.id.empty()) return Error("invalid_argument", "respond_human_request: argument 'id' is required");
+  if (!r.votes.is_null() && !r.votes.is_array()) {
+    return Error("invalid_argument", std::string("respond_human_request: votes must be an array, got ") +
+                                         r.votes.type_name());
+  }
+  const long long now = r.now_ms > 0 ? r.now_ms : wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  std::string execution_id;
+  {
+    Stmt sel(s, c.statements);
+    sel.sql("SELECT execution_id FROM human_requests WHERE id = :id").use(r.id).into(execution_id);
+    if (!sel.run()) return human_request_not_found(r.id);
+  }
+  // Lock order, as in commit and request_cancel: the execution row first, then its requests and
+  // node runs (PostgreSQL; SQLite's write transactions are exclusive anyway). A worker parking
+  // the execution meanwhile goes wholly before or after this answer, so one of the two wakes it.
+  {
+    std::string status;
+    Stmt lock(s, c.statements);
+    lock.sql(std::string("SELECT status FROM executions WHERE id = :id") + for_update())
+        .use(execution_id)
+        .into(status);
+    lock.run();
+  }
+  // The compare-and-swap: only an open request at the expected version changes.
+  Stmt up(s, c.statements);
+  up.sql("UPDATE human_requests SET version = version + 1");
+  if (!r.votes.is_null()) up.sql(", votes = :v").use(store::to_json_text(r.votes));
+  if (r.final) {
+    up.sql(", status = 'answered', response = :resp, answered_by = :by, answered_at = :t")
+        .use(store::to_json_text(r.response))
+        .use(r.answered_by)
+        .use(now);
+  }
+  up.sql(" WHERE id = :id AND status = 'open' AND version = :ev").use(r.id).use(static_cast<long long>(r.expected_version));
+  up.run();
+  if (up.affected() != 1) {
+    auto cur = read_human_request(s, c.statements, r.id);
+    if (!cur.ok()) return cur.take_error();
+    if (!*cur) return human_request_not_found(r.id);
+    Json details = object_of({{"status", (*cur)->status}, {"version", (*cur)->version}});
+    Error e("conflict", (*cur)->status != "open"
+                            ? "human request '" + r.id + "' is no longer open (" + (*cur)->status + ")"
+                            : "human request '" + r.id + "' changed: version " + std::to_string((*cur)->version) +
+                                  ", expected " + std::to_string(r.expected_version));
+    e.details = details.dump();
+    return e;
+  }
+  auto updated = read_human_request(s, c.statements, r.id);
+  if (!updated.ok()) return updated.take_error();
+  if (!*updated) return human_request_not_found(r.id);
+  if (r.final) {
+    write_answer_into_park(s, c.statements, **updated, r.response, for_update(), /*only_parked=*/false);
+    // Claimable at once if it waits parked; a running worker finds the answer when it parks
+    // (see commit).
+    Stmt wake(s, c.statements);
+    wake.sql("UPDATE executions SET wake_at = :w, updated_at = :u WHERE id = :id AND status = 'parked'")
+        .use(now)
+        .use(now)
+        .use(execution_id);
+    wake.run();
+  }
+  tx.commit();
+  return object_of({{"request", store::to_json(**updated)}});
+}
+
+Result<Json> SqlStore::expire_human_request(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string id = args.required("id");
+  long long now = args.i64("now_ms", 0);
+  if (!args.ok()) return args.error("expire_human_request");
+  if (now <= 0) now = wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  // Only an open request changes; one answered (or closed) first is returned as it is, so the
+  // caller resumes with whatever won.
+  Stmt up(s, c.statements);
+  up.sql("UPDATE human_requests SET status = 'expired', answered_at = :t, version = version + 1"
+         " WHERE id = :id AND status = 'open'")
+      .use(now)
+      .use(id);
+  up.run();
+  auto found = read_human_request(s, c.statements, id);
+  if (!found.ok()) return found.take_error();
+  if (!*found) return human_request_not_found(id);
+  tx.commit();
+  return object_of({{"request", store::to_json(**found)}});
+}
+
+// ---- schema v8: schedules -----------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kScheduleColumns =
+    "id, owner_id, workflow_id, name, cron, timezone, enabled, missed_policy, input, next_run_at,"
+    " last_run_at, last_execution_id, version, created_at, updated_at";
+
+struct ScheduleRow {
+  store::ScheduleRecord r;
+  std::string input;
+  long long enabled = 0, next_run_at = 0, last_run_at = 0, version = 0, created_at = 0, updated_at = 0;
+
+  void bind(Stmt& st) {
+    st.into(r.id).into(r.owner_id).into(r.workflow_id).into(r.name).into(r.cron).into(r.timezone);
+    st.into(enabled).into(r.missed_policy).into(input).into(next_run_at).into(last_run_at);
+    st.into(r.last_execution_id).into(version).into(created_at).into(updated_at);
+  }
+  Result<store::ScheduleRecord> record() const {
+    auto in = parse_stored(input, "schedule '" + r.id + "' input");
+    if (!in.ok()) return in.take_error();
+    store::ScheduleRecord out = r;
+    out.enabled = enabled != 0;
+    out.input = std::move(in).value();
+    out.next_run_at_ms = next_run_at;
+    out.last_run_at_ms = last_run_at;
+    out.version = version;
+    out.created_at_ms = created_at;
+    out.updated_at_ms = updated_at;
+    return out;
+  }
+};
+
+Error schedule_not_found(const std::string& id) {
+  return Error("not_found", "schedule '" + id + "' not found");
+}
+
+Result<Json> schedules_json(std::vector<Result<store::ScheduleRecord>> rows) {
+  Json::Array list;
+  list.reserve(rows.size());
+  for (auto& rec : rows) {
+    if (!rec.ok()) return rec.take_error();
+    list.push_back(store::to_json(*rec));
+  }
+  return object_of({{"schedules", Json(std::move(list))}});
+}
+
+// One schedule by id (and owner, when `owner` is set); nullopt when absent.
+Result<std::optional<store::ScheduleRecord>> read_schedule(soci::session& s, StatementCache* statements,
+                                                           const std::string& id, const std::string* owner) {
+  ScheduleRow row;
+  Stmt st(s, statements);
+  st.sql(std::string("SELECT ") + kScheduleColumns + " FROM schedules WHERE id = :id").use(id);
+  if (owner) st.sql(" AND owner_id = :o").use(*owner);
+  row.bind(st);
+  if (!st.run()) return std::optional<store::ScheduleRecord>();
+  auto rec = row.record();
+  if (!rec.ok()) return rec.take_error();
+  return std::optional<store::ScheduleRecord>(std::move(rec).value());
+}
+
+Status checked_schedule(std::string_view op, const store::ScheduleRecord& r) {
+  if (r.workflow_id.empty()) return Error("invalid_argument", std::string(op) + ": the workflow id is required");
+  if (r.cron.empty()) return Error("invalid_argument", std::string(op) + ": the cron expression is required");
+  if (r.missed_policy != "run_once" && r.missed_policy != "skip") {
+    return Error("invalid_argument", std::string(op) + ": missed_policy must be \"run_once\" or \"skip\", got \"" +
+                                         r.missed_policy.substr(0, 40) + "\"");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Json> SqlStore::create_schedule(Ctx& c, const Json& a) {
+  Args args(a);
+  auto r = args.record<store::ScheduleRecord>("schedule");
+  if (!args.ok()) return args.error("create_schedule");
+  if (r.timezone.empty()) r.timezone = "UTC";
+  if (r.missed_policy.empty()) r.missed_policy = "run_once";
+  if (Status ok = checked_schedule("create_schedule", r); !ok.ok()) return ok.take_error();
+  if (r.id.empty()) r.id = new_id();
+  const long long now = wall_ms();
+  if (r.created_at_ms <= 0) r.created_at_ms = now;
+  if (r.updated_at_ms <= 0) r.updated_at_ms = r.created_at_ms;
+  r.version = 1;
+  r.last_run_at_ms = 0;
+  r.last_execution_id.clear();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt ins(s, c.statements);
+  ins.sql(std::string("INSERT INTO schedules (") + kScheduleColumns +
+          ") VALUES (:id, :o, :w, :n, :c, :tz, :en, :mp, :in, :nx, 0, '', 1, :ca, :ua) ON CONFLICT DO NOTHING");
+  ins.use(r.id).use(r.owner_id).use(r.workflow_id).use(r.name).use(r.cron).use(r.timezone);
+  ins.use(r.enabled ? 1LL : 0LL).use(r.missed_policy).use(store::to_json_text(r.input));
+  ins.use(static_cast<long long>(r.next_run_at_ms)).use(static_cast<long long>(r.created_at_ms));
+  ins.use(static_cast<long long>(r.updated_at_ms));
+  ins.run();
+  if (ins.affected() != 1) return Error("conflict", "schedule '" + r.id + "' already exists");
+  tx.commit();
+  return object_of({{"schedule", store::to_json(r)}});
+}
+
+Result<Json> SqlStore::get_schedule(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("get_schedule");
+  auto found = read_schedule(*c.s, c.statements, id, &owner);
+  if (!found.ok()) return found.take_error();
+  if (!*found) return schedule_not_found(id);
+  return object_of({{"schedule", store::to_json(**found)}});
+}
+
+Result<Json> SqlStore::list_schedules(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string workflow = args.str("workflow_id");
+  if (!args.ok()) return args.error("list_schedules");
+  ScheduleRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kScheduleColumns + " FROM schedules WHERE owner_id = :o").use(owner);
+  if (!workflow.empty()) st.sql(" AND workflow_id = :w").use(workflow);
+  st.sql(" ORDER BY id");
+  row.bind(st);
+  return schedules_json(fetch_rows(st, row));
+}
+
+Result<Json> SqlStore::update_schedule(Ctx& c, const Json& a) {
+  Args args(a);
+  auto r = args.record<store::ScheduleRecord>("schedule");
+  if (!args.ok()) return args.error("update_schedule");
+  if (r.id.empty()) return Error("invalid_argument", "update_schedule: the schedule id is required");
+  if (r.timezone.empty()) r.timezone = "UTC";
+  if (r.missed_policy.empty()) r.missed_policy = "run_once";
+  // The workflow is not editable; the check only needs one.
+  store::ScheduleRecord checked = r;
+  if (checked.workflow_id.empty()) checked.workflow_id = "-";
+  if (Status ok = checked_schedule("update_schedule", checked); !ok.ok()) return ok.take_error();
+  const long long updated = r.updated_at_ms > 0 ? r.updated_at_ms : wall_ms();
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt up(s, c.statements);
+  up.sql("UPDATE schedules SET name = :n, cron = :c, timezone = :tz, enabled = :en, missed_policy = :mp,"
+         " input = :in, next_run_at = :nx, updated_at = :ua, version = version + 1"
+         " WHERE id = :id AND owner_id = :o AND version = :v");
+  up.use(r.name).use(r.cron).use(r.timezone).use(r.enabled ? 1LL : 0LL).use(r.missed_policy);
+  up.use(store::to_json_text(r.input)).use(static_cast<long long>(r.next_run_at_ms)).use(updated);
+  up.use(r.id).use(r.owner_id).use(static_cast<long long>(r.version));
+  up.run();
+  if (up.affected() != 1) {
+    auto cur = read_schedule(s, c.statements, r.id, &r.owner_id);
+    if (!cur.ok()) return cur.take_error();
+    if (!*cur) return schedule_not_found(r.id);
+    return Error("conflict", "schedule '" + r.id + "' changed: version " + std::to_string((*cur)->version) +
+                                 ", expected " + std::to_string(r.version));
+  }
+  auto cur = read_schedule(s, c.statements, r.id, &r.owner_id);
+  if (!cur.ok()) return cur.take_error();
+  if (!*cur) return schedule_not_found(r.id);
+  tx.commit();
+  return object_of({{"schedule", store::to_json(**cur)}});
+}
+
+Result<Json> SqlStore::delete_schedule(Ctx& c, const Json& a) {
+  Args args(a);
+  std::string owner = args.str("owner_id");
+  std::string id = args.required("id");
+  if (!args.ok()) return args.error("delete_schedule");
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  Stmt del(s, c.statements);
+  del.sql("DELETE FROM schedules WHERE id = :id AND owner_id = :o").use(id).use(owner);
+  del.run();
+  if (del.affected() < 1) return schedule_not_found(id);
+  tx.commit();
+  return Json::object();
+}
+
+Result<Json> SqlStore::due_schedules(Ctx& c, const Json& a) {
+  Args args(a);
+  long long now = args.i64("now_ms", 0);
+  long long limit = args.i64("limit", 0);
+  if (!args.ok()) return args.error("due_schedules");
+  if (now <= 0) now = wall_ms();
+  limit = limit <= 0 ? 100 : std::min<long long>(limit, 1000);
+  ScheduleRow row;
+  Stmt st(*c.s, c.statements);
+  st.sql(std::string("SELECT ") + kScheduleColumns +
+         " FROM schedules WHERE enabled = 1 AND next_run_at > 0 AND next_run_at <= :now"
+         " ORDER BY next_run_at, id LIMIT :l")
+      .use(now)
+      .use(limit);
+  row.bind(st);
+  return schedules_json(fetch_rows(st, row));
+}
+
+Result<Json> SqlStore::fire_schedule(Ctx& c, const Json& a) {
+  Args args(a);
+  auto f = args.record<store::ScheduleFire>(nullptr);
+  if (!args.ok()) return args.error("fire_schedule");
+  if (f.id.empty()) return Error("invalid_argument", "fire_schedule: argument 'id' is required");
+  soci::session& s = *c.s;
+  Tx tx(s, dialect_.dialect, true, &c.commit_sent, c.statements);
+  // The compare-and-swap on the occurrence: of two firings of the same one (two servers), the
+  // second finds next_run_at moved on (PostgreSQL re-checks the condition after waiting for the
+  // first's row lock) and changes nothing.
+  Stmt up(s, c.statements);
+  up.sql("UPDATE schedules SET last_run_at = :f, next_run_at = :n, version = version + 1"
+         " WHERE id = :id AND enabled = 1 AND next_run_at = :x")
+      .use(static_cast<long long>(f.fired_at_ms))
+      .use(static_cast<long long>(f.next_run_at_ms))
+      .use(f.id)
+      .use(static_cast<long long>(f.expected_next_run_at_ms));
+  up.run();
+  if (up.affected() != 1) {
+    auto cur = read_schedule(s, c.statements, f.id, nullptr);
+    if (!cur.ok()) return cur.take_error();
+    if (!*cur) return schedule_not_found(f.id);
+    return Error("conflict", "schedule '" + f.id + "': the occurrence at " + std::to_string(f.expected_next_run_at_ms) +
+                                 " was already fired or the schedule changed (next run " +
+                                 std::to_string((*cur)->next_run_at_ms) + ((*cur)->enabled ? ")" : ", disabled)"));
+  }
+  auto cur = read_schedule(s, c.statements, f.id, nullptr);
+  if (!cur.ok()) return cur.take_error();
+  if (!*cur) return schedule_not_found(f.id);
+  store::ScheduleRecord rec = std::move(**cur);
+  if (f.execution) {
+    // A schedule runs its owner's workflow for its owner, never anyone else's.
+    if (f.execution->owner_id != rec.owner_id) {
+      return Error("invalid_argument", "fire_schedule: the execution's owner is not the schedule's owner");
+    }
+    // An existing idempotency key (the occurrence was already run) is that execution.
+    auto created = insert_execution(c, to_create_args(*f.execution, false), "fire_schedule");
+    if (!created.ok()) return created.take_error();
+    rec.last_execution_id = created->rec.id;
+    Stmt last(s, c.statements);
+    last.sql("UPDATE schedules SET last_execution_id = :e WHERE id = :id").use(rec.last_execution_id).use(f.id);
+    last.run();
+  }
+  tx.commit();
+  return object_of({{"schedule", store::to_json(rec)}});
 }
 
 }  // namespace weft::storage

@@ -78,6 +78,14 @@ class SqlStore {
   Result<Json> get_workflow(Ctx& c, const Json& a);
   Result<Json> create_execution(Ctx& c, const Json& a);
   Result<Json> write_create(Ctx& c, const CreateArgs& a);
+  // The insert of create_execution inside the caller's transaction (also used by commit's spawn
+  // and fire_schedule): an existing idempotency key of the owner returns that execution with
+  // existed = true. `op` names the operation in errors.
+  struct Created {
+    store::ExecutionRecord rec;
+    bool existed = false;
+  };
+  Result<Created> insert_execution(Ctx& c, const CreateArgs& a, std::string_view op);
   Result<Json> get_execution(Ctx& c, const Json& a);
   Result<Json> list_executions(Ctx& c, const Json& a);
   Result<Json> claim_execution(Ctx& c, const Json& a);
@@ -136,6 +144,24 @@ class SqlStore {
   Result<Json> list_custom_nodes(Ctx& c, const Json& a);
   Result<Json> list_custom_node_versions(Ctx& c, const Json& a);
   Result<Json> delete_custom_node(Ctx& c, const Json& a);
+  // Schema v8.
+  Result<Json> get_human_request(Ctx& c, const Json& a);
+  Result<Json> list_human_requests(Ctx& c, const Json& a);
+  Result<Json> respond_human_request(Ctx& c, const Json& a);
+  Result<Json> expire_human_request(Ctx& c, const Json& a);
+  Result<Json> create_schedule(Ctx& c, const Json& a);
+  Result<Json> get_schedule(Ctx& c, const Json& a);
+  Result<Json> list_schedules(Ctx& c, const Json& a);
+  Result<Json> update_schedule(Ctx& c, const Json& a);
+  Result<Json> delete_schedule(Ctx& c, const Json& a);
+  Result<Json> due_schedules(Ctx& c, const Json& a);
+  Result<Json> fire_schedule(Ctx& c, const Json& a);
+  // The human-request part of a commit (schema v8), after the fenced update, inside its
+  // transaction: inserts cm.requests, marks cm.consumed_requests, cancels open requests when the
+  // update finishes the execution, wakes a parking execution that has an unconsumed answer.
+  Status commit_human_requests(Ctx& c, const CommitArgs& cm, long long now);
+  // Closes the open requests of an execution as "cancelled" (it ended).
+  void cancel_open_requests(Ctx& c, const std::string& execution_id, long long now);
 
   // Locks version 1 of a workflow — every workflow has one — for the rest of the transaction
   // (PostgreSQL: FOR UPDATE when `exclusive`, else FOR SHARE; SQLite write transactions are

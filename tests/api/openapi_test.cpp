@@ -167,7 +167,8 @@ TEST(OpenApiDocument, ListsEveryRouteAndNothingElse) {
       success = success || status[0] == '2';
       EXPECT_TRUE(resp.contains("description") || resp.contains("$ref")) << route.pattern << " " << status;
     }
-    EXPECT_TRUE(success) << route.pattern << " documents no success response";
+    if (route.pattern != "/ws/orchestrator/:executionId")  // only ever points elsewhere (426)
+      EXPECT_TRUE(success) << route.pattern << " documents no success response";
   }
 
   // Nothing in the document that the router does not serve.

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../executor/harness.hpp"
+#include "host/core/call.hpp"
 
 using weft::Json;
 
@@ -258,6 +259,107 @@ TEST_F(CliTest, KillNineMidWorkflowThenResume) {
   }
   EXPECT_EQ(resumed, 1);
   EXPECT_EQ(done, 1);
+}
+
+// A workflow waiting for an approval survives the death of the process that ran it: `weft run`
+// stays to act on the approval's timeout, is killed with SIGKILL while the execution is parked,
+// the answer is stored, and a new `weft worker` process resumes the run from the answer.
+TEST_F(CliTest, KillNineWhileWaitingForAnApprovalThenAnswerAndResume) {
+  std::string rec = dir_ + "/side-effects.txt";
+  std::string wf = write("approve.json", R"({"name":"approve","nodes":[
+    {"id":"start","type":"core.manual_trigger","position":{"x":0,"y":0},"data":{}},
+    {"id":"r1","type":"test.record","position":{"x":0,"y":0},"data":{"parameters":{"file":")" + rec + R"("}}},
+    {"id":"gate","type":"core.approval","position":{"x":0,"y":0},"data":{"parameters":{"title":"Ship {{ $json.x }}?","timeout_seconds":600}}},
+    {"id":"yes","type":"core.set","position":{"x":0,"y":0},"data":{"parameters":{"fields":{"shipped":true}}}},
+    {"id":"no","type":"core.set","position":{"x":0,"y":0},"data":{"parameters":{"fields":{"shipped":false}}}}],
+    "edges":[{"id":"e1","source":"start","target":"r1"},{"id":"e2","source":"r1","target":"gate"},
+             {"id":"e3","source":"gate","sourceHandle":"approved","target":"yes"},
+             {"id":"e4","source":"gate","sourceHandle":"rejected","target":"no"}]})");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string log = dir_ + "/run.log";
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(WEFT_BINARY, WEFT_BINARY, "run", wf.c_str(), "--db", db_.c_str(), "--plugin-dir", WEFT_TEST_PLUGIN_DIR,
+          "--plugin-dir", WEFT_TEST_EXTRA_PLUGIN_DIR, "--input", "{\"x\":7}", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // The park is committed (execution_parked is in the same commit); `weft run` now waits for the
+  // approval's timer.
+  bool parked = false;
+  for (int i = 0; i < 3000 && !parked; ++i) {
+    parked = weft::testing::read_text(dir_ + "/run.log").find("execution_parked") != std::string::npos;
+    if (!parked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(parked) << weft::testing::read_text(dir_ + "/run.log");
+  EXPECT_NE(weft::testing::read_text(dir_ + "/run.log").find("waiting_for_human  gate"), std::string::npos);
+  int st = 0;
+  EXPECT_EQ(waitpid(pid, &st, WNOHANG), 0) << "weft run stays to act on the approval's timeout";
+  kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFSIGNALED(st));
+
+  // Someone approves (what POST /api/orchestrator/respond/:id does, through the store).
+  std::string exec_id, request_id;
+  {
+    weft::app::Config c;
+    c.database = db_;
+    c.plugin_dirs = weft::testing::plugin_dirs();
+    auto host = weft::app::Host::open(c);
+    ASSERT_TRUE(host.ok()) << host.error().message;
+    auto list = (*host)->store()->list_executions(weft::store::ExecutionFilter{});
+    ASSERT_TRUE(list.ok());
+    ASSERT_EQ(list->size(), 1u);
+    exec_id = list->front().id;
+    EXPECT_EQ(list->front().status, weft::store::ExecStatus::Parked);
+    weft::store::HumanRequestFilter f;
+    f.execution_id = exec_id;
+    auto requests = (*host)->store()->list_human_requests(f);
+    ASSERT_TRUE(requests.ok());
+    ASSERT_EQ(requests->size(), 1u);
+    const auto& q = requests->front();
+    request_id = q.id;
+    EXPECT_EQ(q.status, "open");
+    EXPECT_EQ(q.request["title"].as_string(), "Ship 7?");
+    weft::store::HumanResponse r;
+    r.id = q.id;
+    r.expected_version = q.version;
+    r.votes = Json::array();
+    r.final = true;
+    r.response = Json::parse(R"({"decision":"approve","approved":true,"comment":"go","by":"ops","votes":[]})").value();
+    r.answered_by = "ops";
+    r.now_ms = weft::wall_ms();
+    auto answered = (*host)->store()->respond_human_request(r);
+    ASSERT_TRUE(answered.ok()) << answered.error().message;
+  }
+
+  auto w = sh(base_ + " worker --until-idle");
+  EXPECT_EQ(w.status, 0) << w.out;
+  EXPECT_EQ(weft::testing::read_text(rec), "r1 1\n") << "finished nodes do not run again";
+
+  weft::app::Config c;
+  c.database = db_;
+  c.plugin_dirs = weft::testing::plugin_dirs();
+  auto host = weft::app::Host::open(c);
+  ASSERT_TRUE(host.ok());
+  auto e = (*host)->store()->get_execution(exec_id);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->status, weft::store::ExecStatus::Succeeded) << e->error.dump();
+  EXPECT_TRUE(e->output["shipped"].as_bool()) << e->output.dump();
+  EXPECT_EQ(e->output["by"].as_string(), "ops");
+  auto q = (*host)->store()->get_human_request(request_id);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->status, "answered");
+  EXPECT_GT(q->resumed_at_ms, 0);
+  auto events = *(*host)->store()->events(exec_id, 0, 1000);
+  int answered = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].seq, static_cast<int64_t>(i + 1));
+    if (events[i].type == "human_answered") ++answered;
+  }
+  EXPECT_EQ(answered, 1);
 }
 
 }  // namespace

@@ -1,3 +1,5 @@
+// The executor on a real host: scheduling, loops, retries, timeouts, parking, cancellation,
+// fencing. Human requests, on_error "ask" and error workflows: human_test.cpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -5,121 +7,21 @@
 #include <filesystem>
 #include <thread>
 
-#include "harness.hpp"
+#include "fixture.hpp"
 #include "host/core/call.hpp"
 
 using weft::Json;
-using weft::app::Config;
-using weft::app::Host;
 using weft::executor::RunOutcome;
 using weft::store::ExecStatus;
 
 namespace {
 
-class ExecutorTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    dir_ = weft::testing::make_temp_dir("exec");
-    ASSERT_FALSE(dir_.empty());
-    Config c;
-    if (GetParam() == "postgres") {
-      std::string url = weft::testing::fresh_pg_url();
-      if (url.empty()) GTEST_SKIP() << "WEFT_TEST_PG_URL not set: PostgreSQL tests skipped";
-      c.database = url;
-    } else {
-      c.database = "sqlite:" + dir_ + "/weft.db";
-    }
-    c.plugin_dirs = weft::testing::plugin_dirs();
-    c.lease_ms = 5000;
-    c.heartbeat_ms = 500;
-    c.node_threads = 4;
-    auto h = Host::open(c);
-    ASSERT_TRUE(h.ok()) << h.error().code << ": " << h.error().message;
-    host_ = std::move(*h);
-  }
-  void TearDown() override {
-    host_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+class ExecutorTest : public weft::testing::HostFixture {};
 
-  // Compiles, saves and runs a workflow synchronously on this thread.
-  struct Ran {
-    weft::executor::RunResult result;
-    weft::store::ExecutionRecord exec;
-    std::vector<weft::store::EventRecord> events;
-    std::vector<weft::store::NodeRunRecord> runs;
-    std::vector<weft::store::NodeLogRecord> logs;
-  };
-  Ran run(const std::string& workflow_text, const Json& input = Json::object(), bool expect_compile = true) {
-    Ran out;
-    auto def = Json::parse(workflow_text);
-    EXPECT_TRUE(def.ok()) << (def.ok() ? "" : def.error().message);
-    weft::compiler::CompileOptions co;
-    auto compiled = host_->compiler().compile(*def, co);
-    if (expect_compile) {
-      EXPECT_TRUE(compiled.ok()) << compiled.errors_json().dump_pretty();
-    }
-    if (!compiled.ok()) return out;
-    auto wf = host_->store()->save_workflow("", "", "t", *def);
-    EXPECT_TRUE(wf.ok());
-    weft::store::NewExecution ne;
-    ne.workflow_id = wf->id;
-    ne.workflow_version = wf->version;
-    ne.definition = *def;
-    ne.input = input;
-    ne.mode = "sync";
-    ne.claim_owner = host_->workers().worker_id();
-    ne.lease_ms = 5000;
-    auto exec = host_->store()->create_execution(ne);
-    EXPECT_TRUE(exec.ok()) << exec.error().message;
-    out.result = host_->workers().run_claimed(*exec);
-    collect(exec->id, out);
-    return out;
-  }
-  void collect(const std::string& id, Ran& out) {
-    out.exec = *host_->store()->get_execution(id);
-    out.events = *host_->store()->events(id, 0, 100000);
-    out.runs = *host_->store()->node_runs(id);
-    out.logs = *host_->store()->node_logs(id);
-  }
-  static std::vector<std::string> types(const Ran& r) {
-    std::vector<std::string> t;
-    for (const auto& e : r.events) t.push_back(e.type);
-    return t;
-  }
-  static const weft::store::NodeRunRecord* run_of(const Ran& r, const std::string& key) {
-    for (const auto& x : r.runs)
-      if (x.node_key == key) return &x;
-    return nullptr;
-  }
-  static int count(const Ran& r, const std::string& type, const std::string& node = "") {
-    int n = 0;
-    for (const auto& e : r.events)
-      if (e.type == type && (node.empty() || e.data["node_id"].as_string() == node)) ++n;
-    return n;
-  }
+using weft::testing::edge;
+using weft::testing::node;
+using weft::testing::wf;
 
-  std::string dir_;
-  std::unique_ptr<Host> host_;
-};
-
-std::string node(const std::string& id, const std::string& type, const std::string& params = "{}",
-                 const std::string& settings = "{}") {
-  return R"({"id":")" + id + R"(","type":")" + type + R"(","position":{"x":0,"y":0},"data":{"parameters":)" + params +
-         R"(,"settings":)" + settings + "}}";
-}
-std::string edge(const std::string& s, const std::string& t, const std::string& sh = "main", const std::string& th = "main") {
-  return R"({"id":")" + s + "-" + sh + "-" + t + "-" + th + R"(","source":")" + s + R"(","sourceHandle":")" + sh +
-         R"(","target":")" + t + R"(","targetHandle":")" + th + R"("})";
-}
-std::string wf(const std::vector<std::string>& nodes, const std::vector<std::string>& edges, const std::string& settings = "{}") {
-  std::string s = R"({"name":"t","settings":)" + settings + R"(,"nodes":[)";
-  for (size_t i = 0; i < nodes.size(); ++i) s += (i ? "," : "") + nodes[i];
-  s += R"(],"edges":[)";
-  for (size_t i = 0; i < edges.size(); ++i) s += (i ? "," : "") + edges[i];
-  return s + "]}";
-}
 const std::string kInc = R"({"fields":{"x":"{{ $json.x + 1 }}"}})";
 
 TEST_P(ExecutorTest, ChainCommitsEveryNodeAndEventsAreOrdered) {
@@ -344,6 +246,37 @@ TEST_P(ExecutorTest, WaitParksWithoutAThreadAndResumesWhenDue) {
   EXPECT_EQ(count(after, "execution_parked"), 1);
   EXPECT_EQ(count(after, "execution_resumed"), 1);
   EXPECT_EQ(count(after, "node_complete", "start"), 1);  // finished nodes did not run again
+}
+
+TEST_P(ExecutorTest, ALongRetryDelayParksAndTheRetryIsANewAttempt) {
+  // Retry delays longer than max_inline_retry_wait_ms park the execution; when due, the retry
+  // is the next attempt (not a resumption of the failed one).
+  weft::executor::ExecutorOptions eo;
+  eo.max_inline_retry_wait_ms = 0;
+  auto ex = std::make_shared<weft::executor::Executor>(host_->store(), nullptr, nullptr, eo);
+  weft::executor::WorkerPool pool(ex, [this](const weft::store::ExecutionRecord& e) { return host_->plan_for(e); });
+  auto def = Json::parse(wf({node("start", "core.manual_trigger"),
+                             node("flaky", "test.fail", R"({"times":1})", R"({"retry_count":1,"retry_delay_seconds":0.05})")},
+                            {edge("start", "flaky")}))
+                 .value();
+  auto wfr = host_->store()->save_workflow("", "", "t", def);
+  weft::store::NewExecution ne;
+  ne.workflow_id = wfr->id;
+  ne.workflow_version = wfr->version;
+  ne.definition = def;
+  ne.claim_owner = pool.worker_id();
+  auto exec = host_->store()->create_execution(ne);
+  ASSERT_TRUE(exec.ok());
+  auto first = pool.run_claimed(*exec);
+  ASSERT_EQ(first.outcome, RunOutcome::Parked) << first.error.dump();
+  ASSERT_GT(first.wake_at_ms, 0);
+  while (weft::wall_ms() <= first.wake_at_ms) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(pool.drain(), 1u);
+  Ran r;
+  collect(exec->id, r);
+  ASSERT_EQ(r.exec.status, ExecStatus::Succeeded) << r.exec.error.dump();
+  EXPECT_EQ(run_of(r, "flaky")->attempt, 2);
+  EXPECT_EQ(count(r, "node_retry"), 1);
 }
 
 TEST_P(ExecutorTest, HumanRequestParksUntilAnswered) {

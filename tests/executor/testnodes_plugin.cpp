@@ -112,6 +112,7 @@ weft_status do_fail(void*, const weft_node_request* r, const weft_node_result* r
   int64_t times = int_param(q, "times", 1);
   if (static_cast<int64_t>(r->attempt) <= times) {
     std::string msg = "planned failure " + std::to_string(r->attempt) + " of " + std::to_string(times);
+    if (!str_param(q, "message").empty()) msg += ": " + str_param(q, "message");
     put(res->error, err_json("planned_failure", msg));
     return str_param(q, "kind") == "invalid" ? WEFT_ERR_INVALID_INPUT : WEFT_ERR_FAILED;
   }
@@ -119,7 +120,9 @@ weft_status do_fail(void*, const weft_node_request* r, const weft_node_result* r
   return WEFT_OK;
 }
 
-// Parks with a human request; on resume outputs the answer.
+// Parks with a human request: params.request (a JSON object, used as is) or
+// {"kind": params.kind (default "clarification"), "question": "continue?"}; with params.wake_in_ms
+// also a timer. On resume outputs the answer, or {"timed_out": true} when woken by the timer.
 weft_status do_ask(void*, const weft_node_request* r, const weft_node_result* res) {
   Req q;
   if (!parse_req(r, q)) return WEFT_ERR_INVALID_INPUT;
@@ -130,8 +133,25 @@ weft_status do_ask(void*, const weft_node_request* r, const weft_node_result* re
       put(res->output, "{\"main\":" + to_text(d["answer"]) + "}");
       return WEFT_OK;
     }
+    put(res->output, "{\"main\":{\"timed_out\":true}}");
+    return WEFT_OK;
   }
-  put(res->park, "{\"request\":{\"question\":\"continue?\"}}");
+  std::string request;
+  if (q.params.HasMember("request")) {
+    request = to_text(q.params["request"]);
+  } else {
+    std::string kind = str_param(q, "kind");
+    request = "{\"kind\":\"" + (kind.empty() ? std::string("clarification") : kind) + "\",\"question\":\"continue?\"}";
+  }
+  std::string park = "{\"request\":" + request;
+  int64_t wake_in = int_param(q, "wake_in_ms", 0);
+  if (wake_in > 0) {
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    park += ",\"wake_at_ms\":" + std::to_string(now + wake_in);
+  }
+  put(res->park, park + "}");
   return WEFT_PARK;
 }
 
@@ -202,9 +222,9 @@ const TypeDef kTypes[] = {
      &barrier_wrap<do_sleep>},
     {"test.record", R"({"display_name":"Record","category":"test","fields":[{"name":"file","type":"string","required":true}],)" ANY_IO "}",
      WEFT_NODE_FLAG_SIDE_EFFECTS, &barrier_wrap<do_record>},
-    {"test.fail", R"({"display_name":"Fail N times","category":"test","fields":[{"name":"times","type":"integer","min":0,"default":1},{"name":"kind","type":"string"}],)" ANY_IO "}", 0,
+    {"test.fail", R"({"display_name":"Fail N times","category":"test","fields":[{"name":"times","type":"integer","min":0,"default":1},{"name":"kind","type":"string"},{"name":"message","type":"string"}],)" ANY_IO "}", 0,
      &barrier_wrap<do_fail>},
-    {"test.ask", R"({"display_name":"Ask","category":"test","fields":[],)" ANY_IO "}", WEFT_NODE_FLAG_LONG_RUNNING,
+    {"test.ask", R"({"display_name":"Ask","category":"test","fields":[{"name":"kind","type":"string"},{"name":"request","type":"json"},{"name":"wake_in_ms","type":"integer","min":0}],)" ANY_IO "}", WEFT_NODE_FLAG_LONG_RUNNING,
      &barrier_wrap<do_ask>},
     {"test.barrier", R"({"display_name":"Barrier","category":"test","fields":[{"name":"group","type":"string","required":true},{"name":"count","type":"integer","default":2}],)" ANY_IO "}", 0,
      &barrier_wrap<do_barrier>},

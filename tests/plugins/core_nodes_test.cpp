@@ -77,7 +77,8 @@ INSTANTIATE_TEST_SUITE_P(Core, CoreNodes, ::testing::Values(Loader::Linked, Load
 TEST_P(CoreNodes, RegistersEveryNodeTypeWithAFullSchema) {
   const std::set<std::string> expected = {"core.manual_trigger", "core.webhook_trigger", "core.set",  "core.if",
                                           "core.switch",         "core.merge",           "core.loop", "core.wait",
-                                          "core.noop",           "core.stop_and_error",  "core.filter"};
+                                          "core.noop",           "core.stop_and_error",  "core.filter",
+                                          "core.approval",       "core.clarification",   "core.error_trigger"};
   std::set<std::string> got;
   for (const auto& t : host_.node_types()) {
     got.insert(t.type_name);
@@ -113,6 +114,9 @@ TEST_P(CoreNodes, RegistersEveryNodeTypeWithAFullSchema) {
   EXPECT_EQ(host_.find("core.loop")->flags, WEFT_NODE_FLAG_LOOP);
   EXPECT_EQ(host_.find("core.wait")->flags, WEFT_NODE_FLAG_LONG_RUNNING);
   EXPECT_EQ(host_.find("core.set")->flags, 0u);
+  EXPECT_EQ(host_.find("core.approval")->flags, WEFT_NODE_FLAG_LONG_RUNNING);
+  EXPECT_EQ(host_.find("core.clarification")->flags, WEFT_NODE_FLAG_LONG_RUNNING);
+  EXPECT_EQ(host_.find("core.error_trigger")->flags, WEFT_NODE_FLAG_TRIGGER);
 }
 
 TEST_P(CoreNodes, SchemasDeclareTheDynamicAndMultipleHandles) {
@@ -558,6 +562,147 @@ TEST_P(CoreNodes, FilterValidatesEveryCondition) {
   expect_invalid(run("core.filter", R"({"combine": "xor"})", kItems), "invalid_parameter", "expected one of and, or");
   // Even when there is no item a bad condition is reported.
   expect_invalid(run("core.filter", one("n", "bogus", "1"), "{}"), "invalid_parameter", "bogus");
+}
+
+// ---- core.approval -------------------------------------------------------------------------------
+
+std::string park_member(const ExecuteResult& r, const char* key) { return member(r.park_request(), key); }
+
+TEST_P(CoreNodes, ApprovalParksWithAnApprovalRequest) {
+  auto r = run("core.approval", R"({"title": "Refund", "message": "120 EUR", "approvers": ["a@x.io", "u2"], "mode": "all"})",
+               R"({"main": {"amount": 120}})");
+  ASSERT_TRUE(r.parked()) << r.error_json;
+  EXPECT_FALSE(r.wake_at_ms().has_value()) << "no timeout, no timer";
+  EXPECT_EQ(r.park_request(),
+            R"({"kind":"approval","title":"Refund","message":"120 EUR","approvers":["a@x.io","u2"],"mode":"all","options":["approve","reject"]})");
+  // Defaults; one approver as a string; a timeout parks with a timer too.
+  const int64_t before = wall_now_ms();
+  r = run("core.approval", R"({"approvers": "boss@x.io", "timeout_seconds": 30, "on_timeout": "approve"})", "{}");
+  ASSERT_TRUE(r.parked()) << r.error_json;
+  ASSERT_TRUE(r.wake_at_ms().has_value());
+  EXPECT_GE(*r.wake_at_ms(), before + 30000);
+  EXPECT_LE(*r.wake_at_ms(), wall_now_ms() + 30000);
+  EXPECT_EQ(park_member(r, "title"), R"("Approval required")");
+  EXPECT_EQ(park_member(r, "approvers"), R"(["boss@x.io"])");
+  EXPECT_EQ(park_member(r, "mode"), R"("any")");
+  EXPECT_EQ(park_member(r, "on_timeout"), R"("approve")");
+  EXPECT_EQ(park_member(r, "timeout_seconds"), "30.0");
+  r = run("core.approval", R"({"approvers": []})", "{}");
+  EXPECT_EQ(park_member(r, "approvers"), "[]");
+}
+
+TEST_P(CoreNodes, ApprovalRoutesTheAnswer) {
+  ExecuteOptions o;
+  o.resume_json = R"({"reason": "answer", "answer": {"decision": "approve", "approved": true, "comment": "fine",
+                      "by": "u2", "votes": [{"user_id": "u2", "decision": "approve"}]}})";
+  auto r = run("core.approval", R"({"title": "t"})", R"({"main": {"k": 1}})", o);
+  ASSERT_TRUE(r.ok()) << r.error_json;
+  EXPECT_EQ(r.output_handles(), std::vector<std::string>{"approved"});
+  EXPECT_EQ(r.output("approved"),
+            R"({"approved":true,"decision":"approve","comment":"fine","by":"u2","votes":[{"user_id":"u2","decision":"approve"}],"timed_out":false,"data":{"k":1}})");
+  o.resume_json = R"({"reason": "answer", "answer": {"decision": "reject", "approved": false, "by": "u3"}})";
+  r = run("core.approval", R"({"title": "t"})", R"({"main": 5})", o);
+  ASSERT_TRUE(r.ok()) << r.error_json;
+  EXPECT_EQ(r.output_handles(), std::vector<std::string>{"rejected"});
+  EXPECT_EQ(r.output("rejected"),
+            R"({"approved":false,"decision":"reject","comment":null,"by":"u3","votes":[],"timed_out":false,"data":5})");
+  o.resume_json = R"({"reason": "answer", "answer": {"decision": "maybe"}})";
+  expect_invalid(run("core.approval", "{}", "{}", o), "invalid_answer", "no decision");
+}
+
+TEST_P(CoreNodes, ApprovalTimeoutOutcomes) {
+  ExecuteOptions o;
+  o.resume_json = R"({"reason": "timer"})";
+  auto r = run("core.approval", R"({"timeout_seconds": 5})", R"({"main": 1})", o);  // default: reject
+  ASSERT_TRUE(r.ok()) << r.error_json;
+  EXPECT_EQ(r.output("rejected"),
+            R"({"approved":false,"decision":"reject","comment":null,"by":null,"votes":[],"timed_out":true,"data":1})");
+  r = run("core.approval", R"({"timeout_seconds": 5, "on_timeout": "approve"})", R"({"main": 1})", o);
+  ASSERT_TRUE(r.ok()) << r.error_json;
+  EXPECT_EQ(r.output_handles(), std::vector<std::string>{"approved"});
+  EXPECT_EQ(member(r.output("approved"), "timed_out"), "true");
+  r = run("core.approval", R"({"timeout_seconds": 5, "on_timeout": "fail"})", R"({"main": 1})", o);
+  expect_invalid(r, "approval_timeout", "no decision arrived");
+  o.resume_json = R"({"reason": "retry"})";
+  expect_invalid(run("core.approval", "{}", "{}", o), "unexpected_resume", "reason \"retry\"");
+}
+
+TEST_P(CoreNodes, ApprovalValidatesItsParameters) {
+  expect_invalid(run("core.approval", R"({"approvers": 5})", "{}"), "invalid_parameter", "must be an array");
+  expect_invalid(run("core.approval", R"({"approvers": ["a", ""]})", "{}"), "invalid_parameter", "'approvers[1]'");
+  expect_invalid(run("core.approval", R"({"approvers": [7]})", "{}"), "invalid_parameter", "'approvers[0]'");
+  std::string many = "[";
+  for (int i = 0; i < 51; ++i) many += (i ? ",\"u" : "\"u") + std::to_string(i) + "\"";
+  expect_invalid(run("core.approval", R"({"approvers": )" + many + "]}", "{}"), "invalid_parameter", "at most 50");
+  expect_invalid(run("core.approval", R"({"mode": "most"})", "{}"), "invalid_parameter", "expected one of any, all");
+  expect_invalid(run("core.approval", R"({"on_timeout": "ignore"})", "{}"), "invalid_parameter", "'on_timeout'");
+  expect_invalid(run("core.approval", R"({"timeout_seconds": 0})", "{}"), "invalid_parameter", "'timeout_seconds'");
+  expect_invalid(run("core.approval", R"({"title": 3})", "{}"), "invalid_parameter", "'title'");
+}
+
+// ---- core.clarification ----------------------------------------------------------------------------
+
+TEST_P(CoreNodes, ClarificationParksWithAQuestion) {
+  auto r = run("core.clarification", R"({"question": "Size?", "options": ["s", "m"]})", "{}");
+  ASSERT_TRUE(r.parked()) << r.error_json;
+  EXPECT_FALSE(r.wake_at_ms().has_value());
+  EXPECT_EQ(r.park_request(), R"({"kind":"clarification","question":"Size?","options":["s","m"],"allow_free_text":false})");
+  r = run("core.clarification", R"({"question": "Why?", "timeout_seconds": 60, "default_answer": "no reason"})", "{}");
+  ASSERT_TRUE(r.parked()) << r.error_json;
+  EXPECT_TRUE(r.wake_at_ms().has_value());
+  EXPECT_EQ(park_member(r, "allow_free_text"), "true");
+  EXPECT_EQ(park_member(r, "default_answer"), R"("no reason")");
+  r = run("core.clarification", R"({"question": "Size?", "options": ["s"], "allow_free_text": true})", "{}");
+  EXPECT_EQ(park_member(r, "allow_free_text"), "true");
+}
+
+TEST_P(CoreNodes, ClarificationOutputsTheAnswerItself) {
+  ExecuteOptions o;
+  o.resume_json = R"({"reason": "answer", "answer": {"answer": "m", "by": "u1"}})";
+  auto r = run("core.clarification", R"({"question": "Size?", "options": ["s", "m"]})", "{}", o);
+  ASSERT_TRUE(r.ok()) << r.error_json;
+  EXPECT_EQ(r.output(), R"("m")");
+  o.resume_json = R"({"reason": "answer", "answer": {"answer": "xl", "by": "u1"}})";
+  expect_invalid(run("core.clarification", R"({"question": "Size?", "options": ["s", "m"]})", "{}", o),
+                 "invalid_answer", "not one of the options");
+  r = run("core.clarification", R"({"question": "Size?", "options": ["s"], "allow_free_text": true})", "{}", o);
+  EXPECT_EQ(r.output(), R"("xl")");
+  o.resume_json = R"({"reason": "answer", "answer": {"answer": {"any": "json"}, "by": "u1"}})";
+  r = run("core.clarification", R"({"question": "Anything?"})", "{}", o);
+  EXPECT_EQ(r.output(), R"({"any":"json"})");
+  o.resume_json = R"({"reason": "answer", "answer": {"by": "u1"}})";
+  expect_invalid(run("core.clarification", R"({"question": "q"})", "{}", o), "invalid_answer", "no \"answer\"");
+}
+
+TEST_P(CoreNodes, ClarificationTimeout) {
+  ExecuteOptions o;
+  o.resume_json = R"({"reason": "timer"})";
+  auto r = run("core.clarification", R"({"question": "q", "timeout_seconds": 5, "default_answer": {"size": "m"}})", "{}", o);
+  ASSERT_TRUE(r.ok()) << r.error_json;
+  EXPECT_EQ(r.output(), R"({"size":"m"})");
+  expect_invalid(run("core.clarification", R"({"question": "q", "timeout_seconds": 5})", "{}", o),
+                 "clarification_timeout", "no answer arrived");
+}
+
+TEST_P(CoreNodes, ClarificationValidatesItsParameters) {
+  expect_invalid(run("core.clarification", "{}", "{}"), "missing_parameter", "'question'");
+  expect_invalid(run("core.clarification", R"({"question": ""})", "{}"), "invalid_parameter", "must not be empty");
+  expect_invalid(run("core.clarification", R"({"question": "q", "options": "a,b"})", "{}"), "invalid_parameter",
+                 "must be an array of strings");
+  expect_invalid(run("core.clarification", R"({"question": "q", "options": ["a", 2]})", "{}"), "invalid_parameter",
+                 "'options[1]'");
+  expect_invalid(run("core.clarification", R"({"question": "q", "allow_free_text": false})", "{}"),
+                 "invalid_parameter", "nothing could be answered");
+  expect_invalid(run("core.clarification", R"({"question": "q", "timeout_seconds": 31536001})", "{}"),
+                 "invalid_parameter", "'timeout_seconds'");
+}
+
+// ---- core.error_trigger ----------------------------------------------------------------------------
+
+TEST_P(CoreNodes, ErrorTriggerOutputsTheFailure) {
+  auto r = run("core.error_trigger", "{}", R"({"main": {"execution_id": "e1", "error": {"code": "node_failed"}}})");
+  ASSERT_TRUE(r.ok()) << r.error_json;
+  EXPECT_EQ(r.output(), R"({"execution_id":"e1","error":{"code":"node_failed"}})");
 }
 
 // ---- the ISO-8601 parser on its own ------------------------------------------------------------

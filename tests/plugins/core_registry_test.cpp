@@ -65,7 +65,8 @@ TEST_F(CoreThroughRegistry, LoadsWithEveryNodeType) {
   std::set<std::string> types(p.node_types.begin(), p.node_types.end());
   EXPECT_EQ(types, (std::set<std::string>{"core.manual_trigger@1", "core.webhook_trigger@1", "core.set@1",
                                           "core.if@1", "core.switch@1", "core.merge@1", "core.loop@1", "core.wait@1",
-                                          "core.noop@1", "core.stop_and_error@1", "core.filter@1"}));
+                                          "core.noop@1", "core.stop_and_error@1", "core.filter@1",
+                                          "core.approval@1", "core.clarification@1", "core.error_trigger@1"}));
   EXPECT_TRUE(type("core.manual_trigger")->is_trigger());
   EXPECT_TRUE(type("core.webhook_trigger")->is_trigger());
   EXPECT_TRUE(type("core.loop")->is_loop());
@@ -73,7 +74,10 @@ TEST_F(CoreThroughRegistry, LoadsWithEveryNodeType) {
   // The registry validated and normalised each schema; spot-check what the compiler relies on.
   EXPECT_EQ(type("core.switch")->schema["dynamic_outputs"]["param"].as_string(), "rules");
   EXPECT_TRUE(type("core.merge")->schema["inputs"].at(0)["multiple"].as_bool());
-  EXPECT_EQ(registry_->palette().size(), 11u);
+  EXPECT_TRUE(type("core.error_trigger")->is_trigger());
+  EXPECT_EQ(type("core.approval")->flags, WEFT_NODE_FLAG_LONG_RUNNING);
+  EXPECT_EQ(type("core.clarification")->flags, WEFT_NODE_FLAG_LONG_RUNNING);
+  EXPECT_EQ(registry_->palette().size(), 14u);
 }
 
 TEST_F(CoreThroughRegistry, SetIfSwitchRoute) {
@@ -120,6 +124,25 @@ TEST_F(CoreThroughRegistry, WaitParksAndResumes) {
   EXPECT_EQ(r.outputs()["main"].dump(), "1");
 }
 
+TEST_F(CoreThroughRegistry, ApprovalAndClarificationParkAndResume) {
+  auto r = run_real(*type("core.approval"), R"({"title": "ok?", "timeout_seconds": 60})", R"({"main": 1})");
+  ASSERT_EQ(r.status, WEFT_PARK) << r.error;
+  auto park = Json::parse(r.park);
+  ASSERT_TRUE(park.ok()) << r.park;
+  EXPECT_GT((*park)["wake_at_ms"].as_int(), 0);
+  EXPECT_EQ((*park)["request"]["kind"].as_string(), "approval");
+  r = run_real(*type("core.approval"), R"({"title": "ok?"})", R"({"main": 1})",
+               R"({"reason":"answer","answer":{"decision":"approve","approved":true,"by":"u"}})");
+  ASSERT_EQ(r.status, WEFT_OK) << r.error;
+  EXPECT_TRUE(r.outputs()["approved"]["approved"].as_bool());
+  r = run_real(*type("core.clarification"), R"({"question": "q?"})", R"({"main": 1})",
+               R"({"reason":"answer","answer":{"answer":"yes","by":"u"}})");
+  ASSERT_EQ(r.status, WEFT_OK) << r.error;
+  EXPECT_EQ(r.outputs()["main"].as_string(), "yes");
+  r = run_real(*type("core.error_trigger"), "{}", R"({"main": {"error": {"code": "x"}}})");
+  EXPECT_EQ(r.outputs()["main"].dump(), R"({"error":{"code":"x"}})");
+}
+
 TEST_F(CoreThroughRegistry, TriggerNoopAndStop) {
   auto r = run_real(*type("core.manual_trigger"), R"({"default_input": {"d": 1}})", "{}");
   EXPECT_EQ(r.outputs()["main"].dump(), R"({"d":1})");
@@ -136,7 +159,7 @@ TEST_F(CoreThroughRegistry, TriggerNoopAndStop) {
 
 TEST_F(CoreThroughRegistry, BadParametersAreErrorsNotCrashes) {
   for (const char* name : {"core.set", "core.if", "core.switch", "core.merge", "core.loop", "core.wait",
-                           "core.stop_and_error", "core.filter"}) {
+                           "core.stop_and_error", "core.filter", "core.approval", "core.clarification"}) {
     auto r = run_real(*type(name), R"({"fields": 1, "rules": 1, "mode": 1, "combine": 1, "max_iterations": -1,
                                        "seconds": "x", "message": 1, "conditions": 1})",
                       R"({"main": {"x": 1}})");

@@ -256,6 +256,35 @@ TEST(CommitArgs, WhatTheGeneralPathRefusesIsDeclined) {
                   true);
 }
 
+TEST(CommitArgs, CommitsWithHumanRequestsOrASpawnTakeTheGeneralPath) {
+  // The fast decoder would drop these members: it must decline, and the general path carries them.
+  Commit with_request = full_commit();
+  store::HumanRequestRecord h;
+  h.id = "r1";
+  h.kind = "approval";
+  h.assignees = {"u2"};
+  with_request.requests = {h};
+  Commit consumed = full_commit();
+  consumed.consumed_requests = {"r1"};
+  Commit spawn = full_commit();
+  spawn.spawn = store::NewExecution{};
+  spawn.spawn->idempotency_key = "error:e";
+  for (const Commit* c : {&with_request, &consumed, &spawn}) {
+    const std::string text = store::to_json_text(*c);
+    CommitArgs f;
+    EXPECT_FALSE(decode_commit_args(text, f)) << text.substr(0, 200);
+    auto g = general(text);
+    ASSERT_TRUE(g.has_value());
+    EXPECT_EQ(g->requests.size(), c->requests.size());
+    EXPECT_EQ(g->consumed_requests, c->consumed_requests);
+    EXPECT_EQ(g->spawn.has_value(), c->spawn.has_value());
+  }
+  ASSERT_EQ(general(store::to_json_text(with_request))->requests[0].assignees, h.assignees);
+  // Empty lists are not sent, and a plain commit still takes the fast path.
+  CommitArgs f;
+  EXPECT_TRUE(decode_commit_args(store::to_json_text(full_commit()), f));
+}
+
 // ---- create_execution ---------------------------------------------------------------------------
 
 std::optional<CreateArgs> general_create(const std::string& text) {

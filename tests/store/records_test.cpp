@@ -432,6 +432,152 @@ TEST(Records, TheAuditChainIsSha256OfThePreviousHashANewlineAndTheEntry) {
   EXPECT_EQ(verify_audit_chain(swapped, zeros), 3);
 }
 
+// ---- schema v8 -----------------------------------------------------------------------------------
+
+HumanRequestRecord sample_request() {
+  HumanRequestRecord h;
+  h.id = "r1";
+  h.execution_id = "e1";
+  h.owner_id = "alice";
+  h.workflow_id = "wf";
+  h.node_id = "ask";
+  h.node_key = "ask@l#2";
+  h.kind = "approval";
+  h.request = Json::object({{"title", "Ship it?"}, {"options", Json::array({"yes", "no"})}});
+  h.assignees = {"u2", "bob@example.com"};
+  h.mode = "all";
+  h.status = "answered";
+  h.votes = Json::array({Json::object({{"user_id", "u2"}, {"decision", "approve"}})});
+  h.response = Json::object({{"approved", true}});
+  h.answered_by = "u2";
+  h.version = 3;
+  h.created_at_ms = 10;
+  h.deadline_at_ms = 20;
+  h.answered_at_ms = 15;
+  h.resumed_at_ms = 16;
+  return h;
+}
+
+TEST(Records, HumanRequestAndScheduleShapesRoundTrip) {
+  const HumanRequestRecord h = sample_request();
+  HumanRequestRecord hr = round_trip(h);
+  EXPECT_EQ(to_json(hr), to_json(h));
+  EXPECT_EQ(hr.assignees, h.assignees);
+  EXPECT_EQ(hr.resumed_at_ms, 16);
+  // Defaults survive a record written by an older writer (members missing).
+  HumanRequestRecord bare;
+  ASSERT_TRUE(from_json(Json::object({{"id", "x"}}), bare).ok());
+  EXPECT_EQ(bare.mode, "any");
+  EXPECT_EQ(bare.status, "open");
+  EXPECT_TRUE(bare.votes.is_array());
+
+  HumanRequestFilter f;
+  f.owner_id = "alice";
+  f.principals = {"u1", "a@example.com"};
+  f.execution_id = "e";
+  f.status = "open";
+  f.limit = 7;
+  f.after_id = "r0";
+  HumanRequestFilter fr = round_trip(f);
+  EXPECT_EQ(to_json(fr), to_json(f));
+  EXPECT_EQ(fr.principals, f.principals);
+
+  HumanResponse resp;
+  resp.id = "r1";
+  resp.expected_version = 4;
+  resp.votes = Json::array({1});
+  resp.final = true;
+  resp.response = Json::object({{"answer", "42"}});
+  resp.answered_by = "u";
+  resp.now_ms = 99;
+  HumanResponse rr = round_trip(resp);
+  EXPECT_EQ(to_json(rr), to_json(resp));
+  EXPECT_TRUE(rr.final);
+
+  ScheduleRecord sc;
+  sc.id = "s1";
+  sc.owner_id = "o";
+  sc.workflow_id = "wf";
+  sc.name = "nightly";
+  sc.cron = "0 3 * * *";
+  sc.timezone = "Europe/Berlin";
+  sc.enabled = false;
+  sc.missed_policy = "skip";
+  sc.input = Json::object({{"x", 1}});
+  sc.next_run_at_ms = 5;
+  sc.last_run_at_ms = 4;
+  sc.last_execution_id = "e9";
+  sc.version = 2;
+  sc.created_at_ms = 1;
+  sc.updated_at_ms = 3;
+  ScheduleRecord sr = round_trip(sc);
+  EXPECT_EQ(to_json(sr), to_json(sc));
+  EXPECT_FALSE(sr.enabled);
+
+  ScheduleFire fire;
+  fire.id = "s1";
+  fire.expected_next_run_at_ms = 5;
+  fire.fired_at_ms = 5;
+  fire.next_run_at_ms = 6;
+  EXPECT_FALSE(round_trip(fire).execution.has_value());
+  fire.execution = NewExecution{};
+  fire.execution->idempotency_key = "schedule:s1:5";
+  ScheduleFire fr2 = round_trip(fire);
+  EXPECT_EQ(to_json(fr2), to_json(fire));
+  ASSERT_TRUE(fr2.execution.has_value());
+  EXPECT_EQ(fr2.execution->idempotency_key, "schedule:s1:5");
+
+  ScheduleRecord wrong;
+  Status st = from_json(Json::object({{"enabled", 1}}), wrong);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("enabled"), std::string::npos) << st.error().message;
+  HumanRequestRecord wrong_h;
+  st = from_json(Json::object({{"assignees", Json::array({"a", 2})}}), wrong_h);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("assignees"), std::string::npos) << st.error().message;
+}
+
+TEST(Records, CommitCarriesRequestsConsumedRequestsAndSpawn) {
+  Commit c;
+  c.execution_id = "e1";
+  c.lease = {"w", 1};
+  // Without the v8 members the text is what it always was: no new keys.
+  EXPECT_EQ(to_json(c).find("requests"), nullptr);
+  EXPECT_EQ(to_json(c).find("consumed_requests"), nullptr);
+  EXPECT_EQ(to_json(c).find("spawn"), nullptr);
+
+  c.requests = {sample_request(), sample_request()};
+  c.requests[1].id = "r2";
+  c.requests[1].assignees.clear();
+  c.consumed_requests = {"r0", "r\"q"};
+  c.spawn = NewExecution{};
+  c.spawn->id = "x";
+  c.spawn->owner_id = "alice";
+  c.spawn->idempotency_key = "error:e1";
+  c.spawn->input = Json::object({{"error", Json::object({{"code", "boom"}})}});
+  EXPECT_EQ(to_json_text(c), to_json(c).dump());
+
+  Commit r = round_trip(c);
+  EXPECT_EQ(to_json(r), to_json(c));
+  ASSERT_EQ(r.requests.size(), 2u);
+  EXPECT_EQ(r.requests[0].assignees, c.requests[0].assignees);
+  EXPECT_TRUE(r.requests[1].assignees.empty());
+  EXPECT_EQ(r.consumed_requests, c.consumed_requests);
+  ASSERT_TRUE(r.spawn.has_value());
+  EXPECT_EQ(r.spawn->idempotency_key, "error:e1");
+
+  // Only one of them set: still the same text both ways.
+  Commit only;
+  only.consumed_requests = {"r1"};
+  EXPECT_EQ(to_json_text(only), to_json(only).dump());
+  Commit bad;
+  Status st = from_json(Json::object({{"spawn", Json::object({{"lease_ms", "5"}})}}), bad);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("spawn"), std::string::npos) << st.error().message;
+  st = from_json(Json::object({{"consumed_requests", Json::array({1})}}), bad);
+  ASSERT_FALSE(st.ok());
+}
+
 }  // namespace
 }  // namespace weft::store
 

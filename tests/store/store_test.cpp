@@ -168,7 +168,8 @@ TEST_P(StoreTest, MigrationsAreRecordedAndIdempotent) {
   EXPECT_EQ(rows, kLatest);
   for (const char* t :
        {"workflows", "executions", "node_runs", "node_logs", "events", "plugin_states", "users", "sessions",
-        "api_keys", "webhook_routes", "workflow_deletions", "credentials", "vault_key_checks", "audit_log"}) {
+        "api_keys", "webhook_routes", "workflow_deletions", "credentials", "vault_key_checks", "audit_log",
+        "custom_nodes", "human_requests", "human_request_assignees", "schedules"}) {
     EXPECT_TRUE(table_exists(*s, sqlite(), t)) << t;
   }
   // Re-opening the same database (while the first store is still open) applies nothing twice and
@@ -2269,6 +2270,857 @@ TEST_P(StoreTest, ConcurrentAppendersInSeveralStoresKeepOneChain) {
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].seq, static_cast<int64_t>(i + 1));
   EXPECT_EQ(verify_audit_chain(all, std::string(64, '0')), 0);
 }
+
+// ---- schema v8: human requests ----------------------------------------------------------------
+
+HumanRequestRecord ask(const std::string& id, const std::string& node, std::vector<std::string> assignees = {},
+                       int64_t created_at_ms = 0) {
+  HumanRequestRecord h;
+  h.id = id;
+  h.node_id = node;
+  h.node_key = node;
+  h.kind = "approval";
+  h.request = Json::object({{"title", "Ship " + id + "?"}});
+  h.assignees = std::move(assignees);
+  h.created_at_ms = created_at_ms;
+  return h;
+}
+
+// The node run of a node that parked asking `request_id` (as the executor writes it).
+NodeRunRecord asking_run(const std::string& node, const std::string& request_id) {
+  NodeRunRecord r;
+  r.node_key = node;
+  r.node_id = node;
+  r.status = "parked";
+  r.attempt = 1;
+  r.park = Json::object({{"request_id", request_id}, {"wake_at_ms", 0}});
+  return r;
+}
+
+ExecutionUpdate parked_update(int64_t wake_at_ms = 0) {
+  ExecutionUpdate u;
+  u.status = ExecStatus::Parked;
+  u.wake_at_ms = wake_at_ms;
+  u.release_lease = true;
+  return u;
+}
+
+HumanResponse answer(const HumanRequestRecord& r, bool final, const std::string& by = "u-bob") {
+  HumanResponse resp;
+  resp.id = r.id;
+  resp.expected_version = r.version;
+  resp.votes = Json::array({Json::object({{"user_id", by}, {"decision", "approve"}})});
+  resp.final = final;
+  if (final) resp.response = Json::object({{"decision", "approve"}, {"approved", true}, {"by", by}});
+  resp.answered_by = by;
+  resp.now_ms = wall_ms();
+  return resp;
+}
+
+std::vector<std::string> ids_of(const std::vector<HumanRequestRecord>& list) {
+  std::vector<std::string> out;
+  for (const auto& r : list) out.push_back(r.id);
+  return out;
+}
+
+Json park_of(Store& store, const std::string& execution_id, const std::string& node_key) {
+  auto runs = store.node_runs(execution_id);
+  EXPECT_TRUE(runs.ok());
+  if (!runs.ok()) return Json();
+  for (const auto& r : *runs) {
+    if (r.node_key == node_key) return r.park;
+  }
+  ADD_FAILURE() << "no node run " << node_key;
+  return Json();
+}
+
+class HumanRequestTest : public StoreTest {
+ protected:
+  // A new execution of `owner`, claimed, that parks (or stays running) asking `requests`, each
+  // from its own node. Returns the claimed record (its lease is the committer's).
+  ExecutionRecord asking(const std::string& owner, std::vector<HumanRequestRecord> requests, bool park = true) {
+    auto e = create(new_exec(owner));
+    auto leased = claim("w", 60000, wall_ms());
+    EXPECT_EQ(leased.id, e.id);
+    Commit c = commit_for(leased);
+    for (const auto& r : requests) c.runs.push_back(asking_run(r.node_key, r.id));
+    c.requests = std::move(requests);
+    if (park) c.execution = parked_update();
+    EXPECT_TRUE(store_->commit(c).ok());
+    return leased;
+  }
+  HumanRequestRecord request(const std::string& id) {
+    auto r = store_->get_human_request(id);
+    EXPECT_TRUE(r.ok()) << id << ": " << r.error().message;
+    return r.ok() ? *r : HumanRequestRecord{};
+  }
+  std::vector<std::string> listed(HumanRequestFilter f) {
+    auto r = store_->list_human_requests(f);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? ids_of(*r) : std::vector<std::string>{};
+  }
+};
+
+TEST_P(HumanRequestTest, ACommitCreatesRequestsWithTheirAssignees) {
+  const int64_t before = wall_ms();
+  HumanRequestRecord given = ask("r-a", "approve", {"u-bob", "Carol@Example.COM", "u-bob", ""});
+  given.owner_id = "mallory";  // the store takes owner and workflow from the execution
+  given.workflow_id = "other";
+  given.mode = "all";
+  given.deadline_at_ms = before + 60000;
+  given.status = "answered";  // a new request is open, whatever it says
+  auto e = asking("alice", {given, ask("", "clarify")});
+  auto r = request("r-a");
+  EXPECT_EQ(r.execution_id, e.id);
+  EXPECT_EQ(r.owner_id, "alice");
+  EXPECT_EQ(r.workflow_id, "wf1");
+  EXPECT_EQ(r.node_id, "approve");
+  EXPECT_EQ(r.node_key, "approve");
+  EXPECT_EQ(r.kind, "approval");
+  EXPECT_EQ(r.request, Json::object({{"title", "Ship r-a?"}}));
+  EXPECT_EQ(r.assignees, (std::vector<std::string>{"u-bob", "carol@example.com"}));
+  EXPECT_EQ(r.mode, "all");
+  EXPECT_EQ(r.status, "open");
+  EXPECT_EQ(r.version, 1);
+  EXPECT_EQ(r.votes, Json::array());
+  EXPECT_TRUE(r.response.is_null());
+  EXPECT_GE(r.created_at_ms, before);
+  EXPECT_EQ(r.deadline_at_ms, before + 60000);
+  EXPECT_EQ(r.answered_at_ms, 0);
+  EXPECT_EQ(r.resumed_at_ms, 0);
+  // An empty id is generated.
+  HumanRequestFilter f;
+  f.execution_id = e.id;
+  auto both = store_->list_human_requests(f);
+  ASSERT_OK(both);
+  ASSERT_EQ(both->size(), 2u);
+  for (const auto& h : *both) EXPECT_FALSE(h.id.empty());
+  // Unknown ids, malformed requests.
+  auto missing = store_->get_human_request("nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "not_found");
+  auto other = create(new_exec("alice"));
+  auto leased = claim("w", 60000, wall_ms());
+  ASSERT_EQ(leased.id, other.id);
+  Commit bad = commit_for(leased);
+  bad.requests = {ask("r-bad", "n")};
+  bad.requests[0].mode = "most";
+  bad.events = {event(1)};
+  auto refused = store_->commit(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "invalid_argument");
+  EXPECT_EQ(get(other.id).last_event_seq, 0) << "a refused commit wrote its events";
+  // Another execution's request id is a conflict, and the whole commit is undone.
+  Commit taken = commit_for(leased);
+  taken.requests = {ask("r-a", "n")};
+  taken.events = {event(1)};
+  auto dup = store_->commit(taken);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "conflict");
+  EXPECT_EQ(get(other.id).last_event_seq, 0);
+  EXPECT_EQ(request("r-a").execution_id, e.id);
+}
+
+TEST_P(HumanRequestTest, ListingShowsOwnedAndAssignedRequests) {
+  auto alices = asking("alice", {ask("r-a", "n1", {"u-bob", "Carol@Example.com"}), ask("r-b", "n2")});
+  auto daves = asking("dave", {ask("r-c", "n1", {"u-alice"})});
+  HumanRequestFilter f;
+  f.owner_id = "u-alice";  // owner ids here are "alice"/"dave": only the assignment matches
+  f.principals = {"u-alice", "alice@example.com"};
+  EXPECT_EQ(listed(f), (std::vector<std::string>{"r-c"}));
+  f.owner_id = "alice";
+  f.principals = {};
+  EXPECT_EQ(listed(f), (std::vector<std::string>{"r-a", "r-b"}));
+  f.principals = {"u-alice"};
+  EXPECT_EQ(listed(f), (std::vector<std::string>{"r-a", "r-b", "r-c"}));
+  // An assignee by id, and by email in any case.
+  HumanRequestFilter bob;
+  bob.owner_id = "u-bob";
+  bob.principals = {"u-bob", "bob@example.com"};
+  EXPECT_EQ(listed(bob), (std::vector<std::string>{"r-a"}));
+  HumanRequestFilter carol;
+  carol.owner_id = "u-carol";
+  carol.principals = {"u-carol", "carol@example.com"};
+  EXPECT_EQ(listed(carol), (std::vector<std::string>{"r-a"}));
+  carol.principals = {"CAROL@example.COM"};
+  EXPECT_EQ(listed(carol), (std::vector<std::string>{"r-a"}));
+  HumanRequestFilter stranger;
+  stranger.owner_id = "u-eve";
+  stranger.principals = {"u-eve", "eve@example.com"};
+  EXPECT_TRUE(listed(stranger).empty());
+  // Status and execution filters; no scope at all is every request.
+  ASSERT_OK(store_->respond_human_request(answer(request("r-b"), true)));
+  f.principals = {"u-alice"};
+  f.status = "open";
+  EXPECT_EQ(listed(f), (std::vector<std::string>{"r-a", "r-c"}));
+  f.status = "answered";
+  EXPECT_EQ(listed(f), (std::vector<std::string>{"r-b"}));
+  HumanRequestFilter all;
+  EXPECT_EQ(listed(all), (std::vector<std::string>{"r-a", "r-b", "r-c"}));
+  all.execution_id = daves.id;
+  EXPECT_EQ(listed(all), (std::vector<std::string>{"r-c"}));
+  all.execution_id = alices.id;
+  all.status = "open";
+  EXPECT_EQ(listed(all), (std::vector<std::string>{"r-a"}));
+}
+
+TEST_P(HumanRequestTest, PagesFollowCreationTimeThenIdWithoutSkippingTies) {
+  // Ids out of creation order, four of them in the same millisecond.
+  asking("alice", {ask("r-5", "a", {}, 1000), ask("r-1", "b", {}, 1000), ask("r-9", "c", {}, 999),
+                   ask("r-3", "d", {}, 1000), ask("r-0", "e", {}, 1001), ask("r-7", "f", {}, 1000)});
+  const std::vector<std::string> order = {"r-9", "r-1", "r-3", "r-5", "r-7", "r-0"};
+  HumanRequestFilter f;
+  f.owner_id = "alice";
+  EXPECT_EQ(listed(f), order);
+  for (int64_t page = 1; page <= 4; ++page) {
+    f.limit = page;
+    f.after_id.clear();
+    std::vector<std::string> seen;
+    for (int guard = 0; guard < 10; ++guard) {
+      auto got = listed(f);
+      if (got.empty()) break;
+      EXPECT_LE(static_cast<int64_t>(got.size()), page);
+      seen.insert(seen.end(), got.begin(), got.end());
+      f.after_id = got.back();
+    }
+    EXPECT_EQ(seen, order) << "page size " << page;
+  }
+  f.after_id = "unknown";
+  auto bad = store_->list_human_requests(f);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "not_found");
+}
+
+TEST_P(HumanRequestTest, RespondIsACompareAndSwapAndAFinalAnswerWakesTheExecution) {
+  auto e = asking("alice", {ask("r-a", "approve", {"u-bob", "u-carol"})});
+  auto open = request("r-a");
+  // A stale version changes nothing.
+  HumanResponse stale = answer(open, true);
+  stale.expected_version = open.version + 5;
+  auto refused = store_->respond_human_request(stale);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "conflict");
+  EXPECT_EQ(request("r-a").version, open.version);
+  EXPECT_EQ(request("r-a").votes, Json::array());
+  // A vote (all-of approval, not final yet): votes and version only.
+  auto voted = store_->respond_human_request(answer(open, false, "u-bob"));
+  ASSERT_OK(voted);
+  EXPECT_EQ(voted->status, "open");
+  EXPECT_EQ(voted->version, open.version + 1);
+  EXPECT_EQ(voted->votes.size(), 1u);
+  EXPECT_EQ(get(e.id).wake_at_ms, 0);
+  EXPECT_FALSE(park_of(*store_, e.id, "approve").contains("answer"));
+  EXPECT_TRUE(nothing_to_claim(wall_ms()));
+  // The old version is now stale too.
+  auto late = store_->respond_human_request(answer(open, true, "u-carol"));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, "conflict");
+  // The final answer.
+  HumanResponse fin = answer(*voted, true, "u-carol");
+  auto answered = store_->respond_human_request(fin);
+  ASSERT_OK(answered);
+  EXPECT_EQ(answered->status, "answered");
+  EXPECT_EQ(answered->version, open.version + 2);
+  EXPECT_EQ(answered->response, fin.response);
+  EXPECT_EQ(answered->answered_by, "u-carol");
+  EXPECT_EQ(answered->answered_at_ms, fin.now_ms);
+  EXPECT_EQ(request("r-a").response, fin.response);
+  // The node's park carries the answer, the parked execution is due at once.
+  Json park = park_of(*store_, e.id, "approve");
+  EXPECT_EQ(park["answer"], fin.response);
+  EXPECT_EQ(park["request_id"].as_string(), "r-a");
+  auto woken = get(e.id);
+  EXPECT_EQ(woken.status, ExecStatus::Parked);
+  EXPECT_EQ(woken.wake_at_ms, fin.now_ms);
+  EXPECT_EQ(claim("w2", 60000, fin.now_ms).id, e.id);
+  // A second answer after the final one: conflict, naming the state.
+  auto again = store_->respond_human_request(answer(*answered, true, "u-bob"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "conflict");
+  EXPECT_NE(again.error().details.find("answered"), std::string::npos) << again.error().details;
+  auto unknown = store_->respond_human_request(answer(ask("nope", "n"), true));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, "not_found");
+}
+
+TEST_P(HumanRequestTest, AnAnswerLeavesANodeRunThatMovedOnAlone) {
+  auto e = asking("alice", {ask("r-a", "n")}, /*park=*/false);
+  // The node re-ran and now waits on another question.
+  Commit moved = commit_for(e);
+  moved.runs = {asking_run("n", "r-newer")};
+  ASSERT_OK(store_->commit(moved));
+  ASSERT_OK(store_->respond_human_request(answer(request("r-a"), true)));
+  EXPECT_FALSE(park_of(*store_, e.id, "n").contains("answer"));
+  EXPECT_EQ(request("r-a").status, "answered");
+}
+
+TEST_P(HumanRequestTest, ExpiryAndAnswerExcludeEachOther) {
+  // Expired first: the answer is refused.
+  asking("alice", {ask("r-x", "n")});
+  auto expired = store_->expire_human_request("r-x", 5000);
+  ASSERT_OK(expired);
+  EXPECT_EQ(expired->status, "expired");
+  EXPECT_EQ(expired->answered_at_ms, 5000);
+  EXPECT_EQ(expired->version, 2);
+  auto late = store_->respond_human_request(answer(request("r-x"), true));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, "conflict");
+  EXPECT_EQ(request("r-x").status, "expired");
+  // Expiring again returns it unchanged.
+  auto twice = store_->expire_human_request("r-x", 6000);
+  ASSERT_OK(twice);
+  EXPECT_EQ(twice->answered_at_ms, 5000);
+  EXPECT_EQ(twice->version, 2);
+  // Answered first: expiry returns the answer, unchanged.
+  asking("alice", {ask("r-y", "n")});
+  auto answered = store_->respond_human_request(answer(request("r-y"), true));
+  ASSERT_OK(answered);
+  auto after = store_->expire_human_request("r-y", wall_ms());
+  ASSERT_OK(after);
+  EXPECT_EQ(after->status, "answered");
+  EXPECT_EQ(after->version, answered->version);
+  EXPECT_EQ(after->response, answered->response);
+  auto missing = store_->expire_human_request("nope", wall_ms());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "not_found");
+}
+
+TEST_P(HumanRequestTest, ConcurrentAnswerAndExpiryHaveExactlyOneWinner) {
+  // Two stores (two processes' worth of connections) race on each request.
+  auto other = db_->open(Json::object({{"pool_size", 2}}));
+  ASSERT_OK(other);
+  constexpr int kRounds = 12;
+  std::vector<HumanRequestRecord> asked;
+  for (int i = 0; i < kRounds; ++i) asked.push_back(ask("race-" + std::to_string(i), "n" + std::to_string(i)));
+  asking("alice", asked);
+  int answers = 0, expiries = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    const HumanRequestRecord open = request(asked[static_cast<size_t>(i)].id);
+    Result<HumanRequestRecord> responded = Error("pending", "");
+    Result<HumanRequestRecord> expired = Error("pending", "");
+    std::latch start(2);
+    std::thread a([&] {
+      start.arrive_and_wait();
+      responded = store_->respond_human_request(answer(open, true));
+    });
+    std::thread b([&] {
+      start.arrive_and_wait();
+      expired = (*other)->expire_human_request(open.id, wall_ms());
+    });
+    a.join();
+    b.join();
+    ASSERT_OK(expired);
+    const std::string final_status = request(open.id).status;
+    if (responded.ok()) {
+      ++answers;
+      EXPECT_EQ(expired->status, "answered") << "the expiry did not see the answer that won";
+      EXPECT_EQ(final_status, "answered");
+    } else {
+      ++expiries;
+      EXPECT_EQ(responded.error().code, "conflict") << responded.error().message;
+      EXPECT_EQ(expired->status, "expired");
+      EXPECT_EQ(final_status, "expired");
+    }
+  }
+  EXPECT_EQ(answers + expiries, kRounds);
+}
+
+TEST_P(HumanRequestTest, FinishingTheExecutionCancelsItsOpenRequests) {
+  auto e = asking("alice", {ask("r-open", "a"), ask("r-done", "b")}, /*park=*/false);
+  auto answered = store_->respond_human_request(answer(request("r-done"), true));
+  ASSERT_OK(answered);
+  // A step that does not finish it leaves them alone.
+  Commit step = commit_for(e);
+  step.runs = {node_run("c")};
+  step.execution = ExecutionUpdate{};
+  step.execution->status = ExecStatus::Running;
+  ASSERT_OK(store_->commit(step));
+  EXPECT_EQ(request("r-open").status, "open");
+  Commit finish = commit_for(e);
+  finish.execution = ExecutionUpdate{};
+  finish.execution->status = ExecStatus::Succeeded;
+  finish.execution->finished_at_ms = wall_ms();
+  finish.execution->release_lease = true;
+  const int64_t before = wall_ms();
+  ASSERT_OK(store_->commit(finish));
+  auto cancelled = request("r-open");
+  EXPECT_EQ(cancelled.status, "cancelled");
+  EXPECT_GE(cancelled.answered_at_ms, before);
+  EXPECT_EQ(cancelled.version, 2);
+  auto kept = request("r-done");
+  EXPECT_EQ(kept.status, "answered");
+  EXPECT_EQ(kept.version, answered->version);
+  // A failed run too.
+  auto f = asking("alice", {ask("r-f", "a")}, /*park=*/false);
+  Commit fail = commit_for(f);
+  fail.execution = ExecutionUpdate{};
+  fail.execution->status = ExecStatus::Failed;
+  fail.execution->error = Json::object({{"code", "boom"}});
+  fail.execution->release_lease = true;
+  ASSERT_OK(store_->commit(fail));
+  EXPECT_EQ(request("r-f").status, "cancelled");
+}
+
+TEST_P(HumanRequestTest, AnAnswerThatArrivedWhileRunningWakesTheParkingCommit) {
+  // The node asked in an earlier step; the execution is still running (other branches) when the
+  // answer comes: nothing to wake then.
+  auto e = asking("alice", {ask("r-a", "ask")}, /*park=*/false);
+  auto answered = store_->respond_human_request(answer(request("r-a"), true));
+  ASSERT_OK(answered);
+  EXPECT_EQ(get(e.id).status, ExecStatus::Running);
+  EXPECT_EQ(get(e.id).wake_at_ms, 0);
+  // The worker parks the execution "until an answer comes" (and rewrites the asking node's run
+  // from its own state, without the answer): the store wakes it at the commit instead.
+  const int64_t before = wall_ms();
+  Commit park = commit_for(e);
+  park.runs = {asking_run("ask", "r-a")};
+  park.execution = parked_update(0);
+  ASSERT_OK(store_->commit(park));
+  auto parked = get(e.id);
+  EXPECT_EQ(parked.status, ExecStatus::Parked);
+  EXPECT_GE(parked.wake_at_ms, before);
+  EXPECT_LE(parked.wake_at_ms, wall_ms());
+  EXPECT_EQ(park_of(*store_, e.id, "ask")["answer"], answered->response);
+  // The resumed run consumes the answer; parking again keeps its own wake time now.
+  auto resumed = claim("w2", 60000, wall_ms());
+  ASSERT_EQ(resumed.id, e.id);
+  const int64_t consume_at = wall_ms();
+  Commit consume = commit_for(resumed);
+  NodeRunRecord done = node_run("ask");
+  consume.runs = {done};
+  consume.consumed_requests = {"r-a", "not-a-request"};
+  consume.execution = parked_update(0);
+  ASSERT_OK(store_->commit(consume));
+  auto consumed = request("r-a");
+  EXPECT_GE(consumed.resumed_at_ms, consume_at);
+  EXPECT_EQ(consumed.status, "answered");
+  EXPECT_EQ(get(e.id).wake_at_ms, 0);
+  EXPECT_TRUE(nothing_to_claim(wall_ms()));
+}
+
+TEST_P(HumanRequestTest, AnAnswerNoParkedNodeWaitsForDoesNotWakeAParkingCommit) {
+  // Answered while running, but by the time the execution parks the asking node has finished
+  // (say, an all-of approval it no longer needs): parking keeps its own wake time, so an answer
+  // nobody consumes cannot make every later park due at once.
+  auto e = asking("alice", {ask("r-a", "ask")}, /*park=*/false);
+  ASSERT_OK(store_->respond_human_request(answer(request("r-a"), true)));
+  Commit park = commit_for(e);
+  park.runs = {node_run("ask")};
+  park.execution = parked_update(0);
+  ASSERT_OK(store_->commit(park));
+  EXPECT_EQ(get(e.id).wake_at_ms, 0);
+  EXPECT_TRUE(nothing_to_claim(wall_ms()));
+  EXPECT_FALSE(park_of(*store_, e.id, "ask").contains("answer"));
+}
+
+TEST_P(HumanRequestTest, ConsumingKeepsTheFirstTimeAndIgnoresOpenOrForeignRequests) {
+  auto mine = asking("alice", {ask("r-open", "a"), ask("r-closed", "b")}, /*park=*/false);
+  asking("dave", {ask("r-foreign", "a")});
+  ASSERT_OK(store_->expire_human_request("r-closed", 1234));
+  ASSERT_OK(store_->expire_human_request("r-foreign", 1234));
+  Commit c = commit_for(mine);
+  c.consumed_requests = {"r-open", "r-closed", "r-foreign"};
+  ASSERT_OK(store_->commit(c));
+  EXPECT_EQ(request("r-open").resumed_at_ms, 0);
+  const int64_t first = request("r-closed").resumed_at_ms;
+  EXPECT_GT(first, 0);
+  EXPECT_EQ(request("r-foreign").resumed_at_ms, 0) << "another execution's request was consumed";
+  Commit again = commit_for(mine);
+  again.consumed_requests = {"r-closed"};
+  ASSERT_OK(store_->commit(again));
+  EXPECT_EQ(request("r-closed").resumed_at_ms, first);
+}
+
+TEST_P(HumanRequestTest, ASpawnCreatesTheExecutionOnce) {
+  auto failing = create(new_exec("alice"));
+  auto leased = claim("w", 60000, wall_ms());
+  ASSERT_EQ(leased.id, failing.id);
+  NewExecution spawn = new_exec("alice", "error-workflow:" + failing.id);
+  spawn.workflow_id = "errwf";
+  spawn.input = Json::object({{"execution_id", failing.id}});
+  // A stale committer's spawn is not created (the commit is refused as a whole).
+  Commit stale = commit_for(leased);
+  stale.lease.epoch += 7;
+  stale.spawn = spawn;
+  auto lost = store_->commit(stale);
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code, "lease_lost");
+  ExecutionFilter f;
+  f.owner_id = "alice";
+  f.workflow_id = "errwf";
+  EXPECT_TRUE(store_->list_executions(f)->empty());
+
+  spawn.id = "spawned-1";
+  Commit first = commit_for(leased);
+  first.spawn = spawn;
+  ASSERT_OK(store_->commit(first));
+  auto made = get("spawned-1");
+  EXPECT_EQ(made.status, ExecStatus::Queued);
+  EXPECT_EQ(made.owner_id, "alice");
+  EXPECT_EQ(made.workflow_id, "errwf");
+  EXPECT_EQ(made.idempotency_key, "error-workflow:" + failing.id);
+  EXPECT_EQ(made.input, spawn.input);
+  EXPECT_EQ(made.definition, spawn.definition);
+  // The same spawn again (a retried finish), with another id: nothing new, no error.
+  spawn.id = "spawned-2";
+  Commit second = commit_for(leased);
+  second.spawn = spawn;
+  second.execution = ExecutionUpdate{};
+  second.execution->status = ExecStatus::Failed;
+  second.execution->release_lease = true;
+  ASSERT_OK(store_->commit(second));
+  auto listed_spawns = store_->list_executions(f);
+  ASSERT_OK(listed_spawns);
+  ASSERT_EQ(listed_spawns->size(), 1u);
+  EXPECT_EQ((*listed_spawns)[0].id, "spawned-1");
+  EXPECT_FALSE(store_->get_execution("spawned-2").ok());
+  EXPECT_EQ(get(failing.id).status, ExecStatus::Failed);
+}
+
+TEST_P(HumanRequestTest, CancellingAnIdleExecutionCancelsItsOpenRequests) {
+  auto parked = asking("alice", {ask("r-open", "a"), ask("r-answered", "b")});
+  auto answered = store_->respond_human_request(answer(request("r-answered"), true));
+  ASSERT_OK(answered);
+  // The answer made it due; cancel it before a worker claims it.
+  const int64_t before = wall_ms();
+  ASSERT_OK(store_->request_cancel(parked.id));
+  EXPECT_EQ(get(parked.id).status, ExecStatus::Cancelled);
+  auto cancelled = request("r-open");
+  EXPECT_EQ(cancelled.status, "cancelled");
+  EXPECT_GE(cancelled.answered_at_ms, before);
+  EXPECT_EQ(request("r-answered").status, "answered");
+  EXPECT_EQ(request("r-answered").version, answered->version);
+  auto late = store_->respond_human_request(answer(cancelled, true));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, "conflict");
+
+  // A running one is only flagged: its worker's final commit closes the requests.
+  auto running = asking("alice", {ask("r-run", "a")}, /*park=*/false);
+  ASSERT_OK(store_->request_cancel(running.id));
+  EXPECT_EQ(request("r-run").status, "open");
+  Commit finish = commit_for(running);
+  finish.execution = ExecutionUpdate{};
+  finish.execution->status = ExecStatus::Cancelled;
+  finish.execution->release_lease = true;
+  ASSERT_OK(store_->commit(finish));
+  EXPECT_EQ(request("r-run").status, "cancelled");
+}
+
+TEST_P(HumanRequestTest, TheV8MigrationKeepsWhatVersion7Stored) {
+  TestDb fresh(backend());
+  auto failed = fresh.open(Json::object({{"test_fail_migration", 8}}));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("migration 8"), std::string::npos) << failed.error().message;
+  {
+    auto s = fresh.inspect();
+    ASSERT_EQ(schema_version(*s), 7);
+    for (const char* t : {"human_requests", "human_request_assignees", "schedules"}) {
+      EXPECT_FALSE(table_exists(*s, sqlite(), t)) << "half of migration 8 survived: " << t;
+    }
+    // Rows as the version 7 code wrote them: a parked execution and its node run.
+    *s << "INSERT INTO executions (id, workflow_id, workflow_version, owner_id, status, definition,"
+          " input, output, error, created_at, updated_at)"
+          " VALUES ('e7', 'wf', 1, 'alice', 'queued', '{}', '{\"x\":7}', 'null', 'null', 1, 1)";
+    *s << "INSERT INTO custom_nodes (id, owner_id, name, version, language, source, declaration,"
+          " created_at, updated_at) VALUES ('c1', 'alice', 'thing', 1, 'python', 'x', '{}', 1, 1)";
+  }
+  auto opened = fresh.open();
+  ASSERT_OK(opened);
+  auto store = std::move(opened).value();
+  {
+    auto s = fresh.inspect();
+    EXPECT_EQ(schema_version(*s), kLatest);
+    for (const char* t : {"human_requests", "human_request_assignees", "schedules"}) {
+      EXPECT_TRUE(table_exists(*s, sqlite(), t)) << t;
+    }
+  }
+  auto e = store->get_execution("e7");
+  ASSERT_OK(e);
+  EXPECT_EQ(e->input, Json::object({{"x", 7}}));
+  ASSERT_OK(store->get_custom_node("alice", "thing", 0));
+  // The new tables work with the old rows.
+  auto leased = store->claim_execution("w", 60000, wall_ms());
+  ASSERT_OK(leased);
+  ASSERT_TRUE(leased->has_value());
+  Commit c;
+  c.execution_id = "e7";
+  c.lease = (*leased)->lease;
+  c.runs = {asking_run("n", "r7")};
+  c.requests = {ask("r7", "n", {"u-bob"})};
+  c.execution = parked_update();
+  ASSERT_OK(store->commit(c));
+  HumanRequestFilter f;
+  f.owner_id = "u-bob";
+  f.principals = {"u-bob"};
+  auto list = store->list_human_requests(f);
+  ASSERT_OK(list);
+  EXPECT_EQ(ids_of(*list), (std::vector<std::string>{"r7"}));
+  ScheduleRecord sc;
+  sc.owner_id = "alice";
+  sc.workflow_id = "wf";
+  sc.cron = "* * * * *";
+  ASSERT_OK(store->create_schedule(sc));
+}
+
+// ---- schema v8: schedules -----------------------------------------------------------------------
+
+ScheduleRecord schedule(const std::string& owner, const std::string& workflow, int64_t next_run_at_ms,
+                        const std::string& id = "") {
+  ScheduleRecord s;
+  s.id = id;
+  s.owner_id = owner;
+  s.workflow_id = workflow;
+  s.name = "every minute";
+  s.cron = "* * * * *";
+  s.timezone = "Europe/Berlin";
+  s.input = Json::object({{"from", "schedule"}});
+  s.next_run_at_ms = next_run_at_ms;
+  return s;
+}
+
+NewExecution scheduled_run(const std::string& owner, const std::string& key) {
+  NewExecution e = new_exec(owner, key);
+  e.workflow_id = "wf-sched";
+  return e;
+}
+
+TEST_P(StoreTest, SchedulesAreScopedByOwnerAndEditedByCompareAndSwap) {
+  const int64_t before = wall_ms();
+  auto created = store_->create_schedule(schedule("alice", "wf-1", 5000));
+  ASSERT_OK(created);
+  EXPECT_FALSE(created->id.empty());
+  EXPECT_EQ(created->version, 1);
+  EXPECT_GE(created->created_at_ms, before);
+  EXPECT_EQ(created->updated_at_ms, created->created_at_ms);
+  EXPECT_EQ(created->last_run_at_ms, 0);
+  EXPECT_EQ(created->last_execution_id, "");
+  auto got = store_->get_schedule("alice", created->id);
+  ASSERT_OK(got);
+  EXPECT_EQ(to_json(*got), to_json(*created));
+  EXPECT_EQ(got->timezone, "Europe/Berlin");
+  EXPECT_EQ(got->input, Json::object({{"from", "schedule"}}));
+  EXPECT_TRUE(got->enabled);
+  EXPECT_EQ(got->missed_policy, "run_once");
+  auto foreign = store_->get_schedule("mallory", created->id);
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.error().code, "not_found");
+
+  ASSERT_OK(store_->create_schedule(schedule("alice", "wf-2", 6000, "s-b")));
+  ASSERT_OK(store_->create_schedule(schedule("alice", "wf-1", 7000, "s-a")));
+  ASSERT_OK(store_->create_schedule(schedule("bob", "wf-1", 7000, "s-c")));
+  auto dup = store_->create_schedule(schedule("bob", "wf-1", 7000, "s-c"));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "conflict");
+  ScheduleRecord bad = schedule("alice", "wf-1", 1);
+  bad.missed_policy = "sometimes";
+  EXPECT_EQ(store_->create_schedule(bad).error().code, "invalid_argument");
+  bad = schedule("alice", "", 1);
+  EXPECT_EQ(store_->create_schedule(bad).error().code, "invalid_argument");
+
+  auto all = store_->list_schedules("alice", "");
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_TRUE(std::is_sorted(all->begin(), all->end(),
+                             [](const ScheduleRecord& a, const ScheduleRecord& b) { return a.id < b.id; }));
+  auto wf1 = store_->list_schedules("alice", "wf-1");
+  ASSERT_OK(wf1);
+  ASSERT_EQ(wf1->size(), 2u);
+  for (const auto& s : *wf1) EXPECT_EQ(s.workflow_id, "wf-1");
+  EXPECT_TRUE(store_->list_schedules("carol", "")->empty());
+
+  // Edits: the editable fields, at the version read.
+  ScheduleRecord edit = *got;
+  edit.name = "nightly";
+  edit.cron = "0 3 * * *";
+  edit.timezone = "UTC";
+  edit.enabled = false;
+  edit.missed_policy = "skip";
+  edit.input = Json();
+  edit.next_run_at_ms = 0;
+  edit.updated_at_ms = created->created_at_ms + 10;
+  edit.workflow_id = "wf-other";  // not editable
+  edit.last_run_at_ms = 42;       // not editable
+  auto updated = store_->update_schedule(edit);
+  ASSERT_OK(updated);
+  EXPECT_EQ(updated->version, 2);
+  EXPECT_EQ(updated->name, "nightly");
+  EXPECT_EQ(updated->cron, "0 3 * * *");
+  EXPECT_EQ(updated->timezone, "UTC");
+  EXPECT_FALSE(updated->enabled);
+  EXPECT_EQ(updated->missed_policy, "skip");
+  EXPECT_TRUE(updated->input.is_null());
+  EXPECT_EQ(updated->next_run_at_ms, 0);
+  EXPECT_EQ(updated->updated_at_ms, created->created_at_ms + 10);
+  EXPECT_EQ(updated->workflow_id, "wf-1");
+  EXPECT_EQ(updated->last_run_at_ms, 0);
+  EXPECT_EQ(updated->created_at_ms, created->created_at_ms);
+  // The same edit again is stale now.
+  auto stale = store_->update_schedule(edit);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, "conflict");
+  EXPECT_EQ(store_->get_schedule("alice", created->id)->name, "nightly");
+  ScheduleRecord other_owner = *updated;
+  other_owner.owner_id = "mallory";
+  EXPECT_EQ(store_->update_schedule(other_owner).error().code, "not_found");
+
+  auto deleted_foreign = store_->delete_schedule("mallory", created->id);
+  ASSERT_FALSE(deleted_foreign.ok());
+  EXPECT_EQ(deleted_foreign.error().code, "not_found");
+  ASSERT_OK(store_->delete_schedule("alice", created->id));
+  EXPECT_EQ(store_->get_schedule("alice", created->id).error().code, "not_found");
+  EXPECT_EQ(store_->delete_schedule("alice", created->id).error().code, "not_found");
+  EXPECT_EQ(store_->list_schedules("alice", "")->size(), 2u);
+}
+
+TEST_P(StoreTest, DueSchedulesAreTheEnabledOnesWhoseTimeHasComeOldestFirst) {
+  ASSERT_OK(store_->create_schedule(schedule("alice", "wf", 3000, "s-late")));
+  ASSERT_OK(store_->create_schedule(schedule("bob", "wf", 1000, "s-early")));
+  ASSERT_OK(store_->create_schedule(schedule("alice", "wf", 2000, "s-mid")));
+  ASSERT_OK(store_->create_schedule(schedule("alice", "wf", 9000, "s-future")));
+  ASSERT_OK(store_->create_schedule(schedule("alice", "wf", 0, "s-unset")));
+  ScheduleRecord off = schedule("alice", "wf", 500, "s-off");
+  off.enabled = false;
+  ASSERT_OK(store_->create_schedule(off));
+  auto ids = [](const std::vector<ScheduleRecord>& list) {
+    std::vector<std::string> out;
+    for (const auto& s : list) out.push_back(s.id);
+    return out;
+  };
+  auto due = store_->due_schedules(3000, 10);
+  ASSERT_OK(due);
+  EXPECT_EQ(ids(*due), (std::vector<std::string>{"s-early", "s-mid", "s-late"}));
+  EXPECT_EQ(ids(*store_->due_schedules(3000, 2)), (std::vector<std::string>{"s-early", "s-mid"}));
+  EXPECT_EQ(ids(*store_->due_schedules(2999, 10)), (std::vector<std::string>{"s-early", "s-mid"}));
+  EXPECT_TRUE(store_->due_schedules(999, 10)->empty());
+}
+
+TEST_P(StoreTest, FiringIsACompareAndSwapThatCreatesTheRunInTheSameTransaction) {
+  auto sc = store_->create_schedule(schedule("alice", "wf-sched", 1000, "s1"));
+  ASSERT_OK(sc);
+  ScheduleFire fire;
+  fire.id = "s1";
+  fire.expected_next_run_at_ms = 1000;
+  fire.fired_at_ms = 1000;
+  fire.next_run_at_ms = 61000;
+  fire.execution = scheduled_run("alice", "schedule:s1:1000");
+  auto fired = store_->fire_schedule(fire);
+  ASSERT_OK(fired);
+  EXPECT_EQ(fired->last_run_at_ms, 1000);
+  EXPECT_EQ(fired->next_run_at_ms, 61000);
+  EXPECT_EQ(fired->version, 2);
+  ASSERT_FALSE(fired->last_execution_id.empty());
+  auto run = get(fired->last_execution_id);
+  EXPECT_EQ(run.status, ExecStatus::Queued);
+  EXPECT_EQ(run.owner_id, "alice");
+  EXPECT_EQ(run.idempotency_key, "schedule:s1:1000");
+  EXPECT_EQ(to_json(*store_->get_schedule("alice", "s1")), to_json(*fired));
+  // The same occurrence again: conflict, nothing created.
+  auto again = store_->fire_schedule(fire);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "conflict");
+  ExecutionFilter f;
+  f.owner_id = "alice";
+  f.workflow_id = "wf-sched";
+  EXPECT_EQ(store_->list_executions(f)->size(), 1u);
+  // An edit moved the occurrence: the stale firing loses. And an edit at the pre-firing version
+  // loses against the firing.
+  ScheduleRecord stale_edit = *sc;
+  stale_edit.name = "renamed";
+  EXPECT_EQ(store_->update_schedule(stale_edit).error().code, "conflict");
+  // The next occurrence's run already exists (a crash between create and fire, say): reused.
+  auto existing = create(scheduled_run("alice", "schedule:s1:61000"));
+  fire.expected_next_run_at_ms = 61000;
+  fire.fired_at_ms = 61000;
+  fire.next_run_at_ms = 121000;
+  fire.execution = scheduled_run("alice", "schedule:s1:61000");
+  auto reused = store_->fire_schedule(fire);
+  ASSERT_OK(reused);
+  EXPECT_EQ(reused->last_execution_id, existing.id);
+  EXPECT_EQ(store_->list_executions(f)->size(), 2u);
+  // A skipped run (missed, policy skip): the schedule moves on, no execution, the last one stays.
+  fire.expected_next_run_at_ms = 121000;
+  fire.fired_at_ms = 121000;
+  fire.next_run_at_ms = 181000;
+  fire.execution.reset();
+  auto skipped = store_->fire_schedule(fire);
+  ASSERT_OK(skipped);
+  EXPECT_EQ(skipped->next_run_at_ms, 181000);
+  EXPECT_EQ(skipped->last_run_at_ms, 121000);
+  EXPECT_EQ(skipped->last_execution_id, existing.id);
+  EXPECT_EQ(store_->list_executions(f)->size(), 2u);
+  // Not for another owner, and never while disabled.
+  fire.expected_next_run_at_ms = 181000;
+  fire.execution = scheduled_run("mallory", "schedule:s1:181000");
+  auto foreign = store_->fire_schedule(fire);
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.error().code, "invalid_argument");
+  EXPECT_EQ(store_->get_schedule("alice", "s1")->next_run_at_ms, 181000) << "a refused firing moved the schedule";
+  ScheduleRecord disable = *skipped;
+  disable.enabled = false;
+  ASSERT_OK(store_->update_schedule(disable));
+  fire.execution = scheduled_run("alice", "schedule:s1:181000");
+  EXPECT_EQ(store_->fire_schedule(fire).error().code, "conflict");
+  fire.id = "nope";
+  EXPECT_EQ(store_->fire_schedule(fire).error().code, "not_found");
+  EXPECT_EQ(store_->list_executions(f)->size(), 2u);
+}
+
+TEST_P(StoreTest, ConcurrentFiringsOfOneOccurrenceHaveExactlyOneWinner) {
+  // Two servers (two stores with their own connections) fire every occurrence at once. Their
+  // runs carry different idempotency keys, so only the compare-and-swap keeps them to one.
+  auto other = db_->open(Json::object({{"pool_size", 2}}));
+  ASSERT_OK(other);
+  std::vector<Store*> stores = {store_.get(), other->get()};
+  constexpr int kOccurrences = 15;
+  ASSERT_OK(store_->create_schedule(schedule("alice", "wf-sched", 60000, "s1")));
+  int conflicts = 0;
+  std::set<std::string> winners;
+  for (int i = 1; i <= kOccurrences; ++i) {
+    std::vector<Result<ScheduleRecord>> results(2, Error("pending", ""));
+    std::latch start(2);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, t] {
+        ScheduleFire fire;
+        fire.id = "s1";
+        fire.expected_next_run_at_ms = 60000LL * i;
+        fire.fired_at_ms = 60000LL * i;
+        fire.next_run_at_ms = 60000LL * (i + 1);
+        fire.execution = scheduled_run("alice", "server-" + std::to_string(t) + ":" + std::to_string(i));
+        start.arrive_and_wait();
+        results[static_cast<size_t>(t)] = stores[static_cast<size_t>(t)]->fire_schedule(fire);
+      });
+    }
+    for (auto& t : threads) t.join();
+    int won = 0;
+    for (const auto& r : results) {
+      if (r.ok()) {
+        ++won;
+        winners.insert(r->last_execution_id);
+      } else {
+        EXPECT_EQ(r.error().code, "conflict") << r.error().message;
+        ++conflicts;
+      }
+    }
+    EXPECT_EQ(won, 1) << "occurrence " << i;
+  }
+  EXPECT_EQ(conflicts, kOccurrences);
+  EXPECT_EQ(winners.size(), static_cast<size_t>(kOccurrences));
+  ExecutionFilter f;
+  f.owner_id = "alice";
+  f.workflow_id = "wf-sched";
+  f.limit = 1000;
+  auto runs = store_->list_executions(f);
+  ASSERT_OK(runs);
+  EXPECT_EQ(runs->size(), static_cast<size_t>(kOccurrences));
+  auto sc = store_->get_schedule("alice", "s1");
+  ASSERT_OK(sc);
+  EXPECT_EQ(sc->next_run_at_ms, 60000LL * (kOccurrences + 1));
+  EXPECT_EQ(sc->version, 1 + kOccurrences);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, HumanRequestTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });

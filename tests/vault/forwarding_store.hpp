@@ -176,6 +176,40 @@ class ForwardingStore : public Store {
   Status delete_custom_node(const std::string& owner_id, const std::string& name) override {
     return inner_->delete_custom_node(owner_id, name);
   }
+  Result<HumanRequestRecord> get_human_request(const std::string& id) override {
+    return inner_->get_human_request(id);
+  }
+  Result<std::vector<HumanRequestRecord>> list_human_requests(const HumanRequestFilter& f) override {
+    return inner_->list_human_requests(f);
+  }
+  Result<HumanRequestRecord> respond_human_request(const HumanResponse& r) override {
+    return inner_->respond_human_request(r);
+  }
+  Result<HumanRequestRecord> expire_human_request(const std::string& id, int64_t now_ms) override {
+    return inner_->expire_human_request(id, now_ms);
+  }
+  Result<ScheduleRecord> create_schedule(const ScheduleRecord& s) override {
+    return inner_->create_schedule(s);
+  }
+  Result<ScheduleRecord> get_schedule(const std::string& owner_id, const std::string& id) override {
+    return inner_->get_schedule(owner_id, id);
+  }
+  Result<std::vector<ScheduleRecord>> list_schedules(const std::string& owner_id,
+                                                     const std::string& workflow_id) override {
+    return inner_->list_schedules(owner_id, workflow_id);
+  }
+  Result<ScheduleRecord> update_schedule(const ScheduleRecord& s) override {
+    return inner_->update_schedule(s);
+  }
+  Status delete_schedule(const std::string& owner_id, const std::string& id) override {
+    return inner_->delete_schedule(owner_id, id);
+  }
+  Result<std::vector<ScheduleRecord>> due_schedules(int64_t now_ms, int64_t limit) override {
+    return inner_->due_schedules(now_ms, limit);
+  }
+  Result<ScheduleRecord> fire_schedule(const ScheduleFire& f) override {
+    return inner_->fire_schedule(f);
+  }
 
  protected:
   std::shared_ptr<Store> inner_;
