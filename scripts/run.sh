@@ -128,6 +128,14 @@ Copy-paste:
        -H 'Content-Type: application/json' \\
        -d '{"name":"my-api","type":"http_bearer","fields":{"token":"paste-the-token-here"}}'
 
+  # ask a human: save examples/approval.json, run it (it parks), then answer its request
+  curl -s -X POST $BASE/api/workflows -H "Authorization: Bearer \$WEFT_API_KEY" \\
+       -H 'Content-Type: application/json' --data-binary @examples/approval.json
+  curl -s -X POST $BASE/api/workflows/<its id>/execute -H "Authorization: Bearer \$WEFT_API_KEY"
+  curl -s $BASE/api/orchestrator/pending -H "Authorization: Bearer \$WEFT_API_KEY"
+  curl -s -X POST $BASE/api/orchestrator/respond/<request id> -H "Authorization: Bearer \$WEFT_API_KEY" \\
+       -H 'Content-Type: application/json' -d '{"decision":"approve","comment":"ok"}'
+
   # everything else: the OpenAPI document, the palette, health and metrics
   curl -s $BASE/api/openapi.json
   curl -s $BASE/api/nodes -H "Authorization: Bearer \$WEFT_API_KEY"

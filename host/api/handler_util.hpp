@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,6 +103,14 @@ inline std::vector<std::string> string_list(const Json& v) {
   for (const Json& s : v.as_array())
     if (s.is_string()) out.push_back(s.as_string());
   return out;
+}
+
+// A service the server may run without (null pointer): answers 503 "unavailable" naming it.
+template <typename Service>
+bool available(const std::shared_ptr<Service>& service, const char* what, Responder& res) {
+  if (service) return true;
+  res.error(503, "unavailable", std::string(what) + " not available on this server");
+  return false;
 }
 
 }  // namespace weft::api::util

@@ -25,12 +25,6 @@ constexpr int64_t kExportPage = 500;          // store rows per read (and per ch
 constexpr int64_t kExportsPerAccount = 2;     // concurrent exports of one account
 constexpr int64_t kVerifyPage = 1000;
 
-bool audit_available(ApiContext* c, Responder& res) {
-  if (c->audit) return true;
-  res.error(503, "unavailable", "the audit trail is not available on this server");
-  return false;
-}
-
 service::AuditCaller caller_of(const Request& req) {
   service::AuditCaller c;
   c.user_id = uid(req);
@@ -96,7 +90,7 @@ void answer_page(Responder& res, const Result<service::AuditPage>& page) {
 
 // GET /api/audit/export: the matching entries as one streamed CSV or JSON document.
 void export_trail(ApiContext* c, Request& req, Responder res) {
-  if (!audit_available(c, res)) return;
+  if (!util::available(c->audit, "the audit trail is", res)) return;
   const std::string format = req.query_param("format").value_or("json");
   if (format != "csv" && format != "json") {
     Json d = Json::object();
@@ -184,7 +178,7 @@ void register_audit_routes(http::Router& router, std::shared_ptr<ApiContext> ctx
   router.add({"GET", "/api/audit", Access::User, ar, "", false, false,
               "Audit entries the caller may see, oldest first (filters; cursor pagination)",
               [c](Request& req, Responder res) {
-                if (!audit_available(c, res)) return;
+                if (!util::available(c->audit, "the audit trail is", res)) return;
                 auto q = parse_query(req, res, true);
                 if (!q) return;
                 answer_page(res, c->audit->list(caller_of(req), *q));
@@ -192,7 +186,7 @@ void register_audit_routes(http::Router& router, std::shared_ptr<ApiContext> ctx
   router.add({"GET", "/api/audit/workflow/:id", Access::User, ar, "", false, false,
               "The audit trail of one of the caller's workflows, whoever acted (filters; cursor pagination)",
               [c](Request& req, Responder res) {
-                if (!audit_available(c, res)) return;
+                if (!util::available(c->audit, "the audit trail is", res)) return;
                 auto q = parse_query(req, res, true);
                 if (!q) return;
                 answer_page(res, c->audit->list_workflow(caller_of(req), req.param("id"), *q));
@@ -203,7 +197,7 @@ void register_audit_routes(http::Router& router, std::shared_ptr<ApiContext> ctx
   router.add({"GET", "/api/audit/verify", Access::Admin, adm, "export", true, false,
               "Check the audit trail's hash chain from the first entry to the last",
               [c](Request&, Responder res) {
-                if (!audit_available(c, res)) return;
+                if (!util::available(c->audit, "the audit trail is", res)) return;
                 auto v = c->audit->verify(kVerifyPage);
                 if (!v.ok()) return res.error(v.error());
                 Json j = Json::object();

@@ -35,12 +35,6 @@ Json request_list(const std::vector<store::HumanRequestRecord>& rows, const std:
   return list_body("requests", items, next);
 }
 
-bool human_available(ApiContext* c, Responder& res) {
-  if (c->human) return true;
-  res.error(503, "unavailable", "human-in-the-loop requests are not available on this server");
-  return false;
-}
-
 // The error as the WebSocket sends it ({code, message, details}); server-side failures keep
 // their details to the log, as REST answers do.
 Json ws_error(const Error& e) {
@@ -68,7 +62,7 @@ void register_human_routes(http::Router& router, std::shared_ptr<ApiContext> ctx
   router.add({"GET", "/api/orchestrator/pending", Access::User, er, "", false, false,
               "Open human requests the caller may answer or owns (oldest first; cursor pagination)",
               [c](Request& req, Responder res) {
-                if (!human_available(c, res)) return;
+                if (!util::available(c->human, "human-in-the-loop requests are", res)) return;
                 auto limit = page_limit(req);
                 if (!limit.ok()) return res.error(limit.error());
                 auto rows = c->human->pending(caller_of(*req.principal), *limit + 1,
@@ -80,7 +74,7 @@ void register_human_routes(http::Router& router, std::shared_ptr<ApiContext> ctx
   router.add({"POST", "/api/orchestrator/respond/:id", Access::User, ew, "", false, true,
               "Answer a human request: approve/reject, a clarification, or an error-recovery action",
               [c](Request& req, Responder res) {
-                if (!human_available(c, res)) return;
+                if (!util::available(c->human, "human-in-the-loop requests are", res)) return;
                 auto body = body_or_error(req, res);
                 if (!body) return;
                 auto r = c->human->respond(caller_of(*req.principal), req.param("id"), *body);
@@ -90,7 +84,7 @@ void register_human_routes(http::Router& router, std::shared_ptr<ApiContext> ctx
   router.add({"GET", "/api/orchestrator/history/:executionId", Access::User, er, "", false, false,
               "Every human request of an execution and its answer (oldest first)",
               [c](Request& req, Responder res) {
-                if (!human_available(c, res)) return;
+                if (!util::available(c->human, "human-in-the-loop requests are", res)) return;
                 auto rows = c->human->history(caller_of(*req.principal), req.param("executionId"));
                 if (!rows.ok()) return res.error(rows.error());
                 res.json(200, request_list(*rows, ""));

@@ -12,16 +12,6 @@ using http::Request;
 using http::Responder;
 using namespace util;  // NOLINT: the shared handler helpers
 
-namespace {
-
-bool schedules_available(ApiContext* c, Responder& res) {
-  if (c->schedules) return true;
-  res.error(503, "unavailable", "schedules are not available on this server");
-  return false;
-}
-
-}  // namespace
-
 void register_schedule_routes(http::Router& router, std::shared_ptr<ApiContext> ctx) {
   ApiContext* c = ctx.get();
   const std::string wr(auth::scope::kWorkflowsRead), ww(auth::scope::kWorkflowsWrite);
@@ -29,14 +19,14 @@ void register_schedule_routes(http::Router& router, std::shared_ptr<ApiContext> 
   router.add({"GET", "/api/schedules", Access::User, wr, "", false, false,
               "List the caller's schedules (?workflow_id= for one workflow's), with their next runs",
               [c](Request& req, Responder res) {
-                if (!schedules_available(c, res)) return;
+                if (!util::available(c->schedules, "schedules are", res)) return;
                 auto items = c->schedules->list(uid(req), req.query_param("workflow_id").value_or(""));
                 if (!items.ok()) return res.error(items.error());
                 res.json(200, list_body("schedules", *items, ""));
               }});
   router.add({"POST", "/api/schedules", Access::User, ww, "", false, true,
               "Create a cron schedule for one of the caller's workflows", [c](Request& req, Responder res) {
-                if (!schedules_available(c, res)) return;
+                if (!util::available(c->schedules, "schedules are", res)) return;
                 auto body = body_or_error(req, res);
                 if (!body) return;
                 auto s = c->schedules->create(uid(req), req.principal->tier, *body);
@@ -46,7 +36,7 @@ void register_schedule_routes(http::Router& router, std::shared_ptr<ApiContext> 
   router.add({"POST", "/api/schedules/preview", Access::User, wr, "", false, true,
               "The next runs of a cron expression in a time zone, without saving anything",
               [c](Request& req, Responder res) {
-                if (!schedules_available(c, res)) return;
+                if (!util::available(c->schedules, "schedules are", res)) return;
                 auto body = body_or_error(req, res);
                 if (!body) return;
                 auto p = c->schedules->preview(req.principal->tier, *body);
@@ -55,7 +45,7 @@ void register_schedule_routes(http::Router& router, std::shared_ptr<ApiContext> 
               }});
   router.add({"GET", "/api/schedules/:id", Access::User, wr, "", false, false,
               "Get a schedule with its next runs", [c](Request& req, Responder res) {
-                if (!schedules_available(c, res)) return;
+                if (!util::available(c->schedules, "schedules are", res)) return;
                 auto s = c->schedules->get(uid(req), req.param("id"));
                 if (!s.ok()) return res.error(s.error());
                 res.json(200, *s);
@@ -63,7 +53,7 @@ void register_schedule_routes(http::Router& router, std::shared_ptr<ApiContext> 
   router.add({"PUT", "/api/schedules/:id", Access::User, ww, "", false, true,
               "Change a schedule: the members given replace the stored ones",
               [c](Request& req, Responder res) {
-                if (!schedules_available(c, res)) return;
+                if (!util::available(c->schedules, "schedules are", res)) return;
                 auto body = body_or_error(req, res);
                 if (!body) return;
                 auto s = c->schedules->update(uid(req), req.principal->tier, req.param("id"), *body);
@@ -72,7 +62,7 @@ void register_schedule_routes(http::Router& router, std::shared_ptr<ApiContext> 
               }});
   router.add({"DELETE", "/api/schedules/:id", Access::User, ww, "", false, false,
               "Delete a schedule (executions it started stay)", [c](Request& req, Responder res) {
-                if (!schedules_available(c, res)) return;
+                if (!util::available(c->schedules, "schedules are", res)) return;
                 if (Status st = c->schedules->remove(uid(req), req.param("id")); !st.ok())
                   return res.error(st.error());
                 res.no_content();
