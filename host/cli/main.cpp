@@ -43,8 +43,11 @@ constexpr int kExitSystem = 4;     // the host could not start (plugins, databas
 const char* kUsage = R"(usage: weft <command> [options]
 
 commands:
-  run FILE.json [--input JSON | --input-file F] [--json] [--quiet]
-                         compile and run a workflow, printing its events and final output
+  run FILE.json [--input JSON | --input-file F] [--json] [--quiet] [--no-wait]
+                         compile and run a workflow, printing its events and final output; a run
+                         waiting for a human stays while a timeout is pending (an answer given
+                         through `weft serve` on the same database resumes it here) and exits 3
+                         when only an answer can move it, or at once with --no-wait
   validate FILE.json [--json]
                          compile only: print every problem (exit 2) or "ok"
   nodes                  the palette of node types (JSON)
@@ -89,6 +92,7 @@ struct Args {
   bool admin = false;
   std::vector<std::string> plugin_dirs;
   bool json = false, quiet = false, until_idle = false;
+  bool no_wait = false;       // run: leave (exit 3) as soon as the execution waits for a human
   bool no_scheduler = false;  // worker
   std::string batch;    // keys rotate
   bool resume = false;  // keys rotate
@@ -326,12 +330,36 @@ int cmd_run(const Args& a) {
   });
 
   weft::executor::RunResult r = host.workers().run_claimed(*exec);
-  // Timers (wait nodes, long retry delays): stay around and act as a worker until it is due.
-  while (r.outcome == weft::executor::RunOutcome::Parked && r.wake_at_ms > 0) {
-    int64_t sleep_ms = r.wake_at_ms - weft::wall_ms();
-    while (sleep_ms > 0 && !g_interrupted) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(sleep_ms, 100)));
-      sleep_ms = r.wake_at_ms - weft::wall_ms();
+  // Parked: this process stays and acts as a worker until the execution can go on. A timer (wait
+  // node, retry delay, an approval's timeout) makes it due at wake_at_ms; an answer given through
+  // another process on the same database (`weft serve`, `weft worker`) makes it due at once, so the
+  // store is polled while waiting. It leaves with exit code 3 when nothing but a human can move the
+  // execution (no timer), or at once with --no-wait when the execution waits for a human.
+  auto waits_for_human = [&]() {
+    weft::store::HumanRequestFilter f;
+    f.execution_id = exec_id;
+    f.status = "open";
+    f.limit = 1;
+    auto open = host.store()->list_human_requests(f);
+    return open.ok() && !open->empty();
+  };
+  while (r.outcome == weft::executor::RunOutcome::Parked) {
+    if (r.wake_at_ms <= 0 || (a.no_wait && waits_for_human())) break;
+    int64_t next_poll = weft::wall_ms() + 250;
+    for (;;) {
+      if (g_interrupted) break;
+      const int64_t now = weft::wall_ms();
+      if (now >= r.wake_at_ms) break;
+      if (now >= next_poll) {
+        next_poll = now + 250;
+        auto cur = host.store()->get_execution(exec_id);
+        if (cur.ok() && (weft::store::is_final(cur->status) ||
+                         (cur->status == weft::store::ExecStatus::Parked && cur->wake_at_ms > 0 &&
+                          cur->wake_at_ms <= now) ||
+                         cur->status == weft::store::ExecStatus::Queued))
+          break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(r.wake_at_ms - now, 50)));
     }
     if (g_interrupted) {
       (void)host.store()->request_cancel(exec_id);
@@ -347,6 +375,13 @@ int cmd_run(const Args& a) {
       if (!claimed->has_value()) {
         auto cur = host.store()->get_execution(exec_id);
         if (cur.ok() && weft::store::is_final(cur->status)) break;
+        // Not claimable (yet): another process holds it, or the wake time moved (a timer that
+        // lost to an answer, or the reverse); wait with what the store says now.
+        if (cur.ok() && cur->status == weft::store::ExecStatus::Parked) {
+          r.wake_at_ms = cur->wake_at_ms;
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          break;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         continue;
       }
@@ -356,7 +391,12 @@ int cmd_run(const Args& a) {
         ours = true;
       }
     }
-    if (!ours) break;
+    if (!ours) {
+      auto cur = host.store()->get_execution(exec_id);
+      if (!cur.ok() || cur->status != weft::store::ExecStatus::Parked || cur->wake_at_ms <= 0) break;
+      r.outcome = weft::executor::RunOutcome::Parked;
+      r.wake_at_ms = cur->wake_at_ms;
+    }
   }
   done = true;
   watcher.join();
@@ -380,10 +420,19 @@ int cmd_run(const Args& a) {
         std::printf("output:\n%s\n", fin->output.dump_pretty().c_str());
       }
       return kExitOk;
-    case ExecStatus::Parked:
+    case ExecStatus::Parked: {
       std::fprintf(stderr, "weft: execution %s is waiting for a human answer; it is saved in %s and resumes when answered\n",
                    exec_id.c_str(), host.config().database.c_str());
+      weft::store::HumanRequestFilter f;
+      f.execution_id = exec_id;
+      f.status = "open";
+      auto open = host.store()->list_human_requests(f);
+      if (open.ok())
+        for (const auto& q : *open)
+          std::fprintf(stderr, "weft:   request %s (%s, node %s): answer it with POST /api/orchestrator/respond/%s\n",
+                       q.id.c_str(), q.kind.c_str(), q.node_id.c_str(), q.id.c_str());
       return kExitWaiting;
+    }
     case ExecStatus::Failed:
     case ExecStatus::Cancelled:
     default: {
@@ -881,6 +930,8 @@ int main(int argc, char** argv) {
       a.quiet = true;
     } else if (s == "--until-idle") {
       a.until_idle = true;
+    } else if (s == "--no-wait") {
+      a.no_wait = true;
     } else if (s == "--no-scheduler") {
       a.no_scheduler = true;
     } else if (s == "--address") {

@@ -902,8 +902,9 @@ TEST_P(AuditApiTest, SecretsInDetailsAreRedactedInEveryViewAndExport) {
   }
   for (const auto& [where, body] : views) {
     ASSERT_FALSE(body.empty()) << where;
-    for (const std::string& secret : {pw, bearer, exact, raw, cred})
+    for (const std::string& secret : {pw, bearer, exact, raw, cred}) {
       EXPECT_EQ(body.find(secret), std::string::npos) << secret << " appears in the " << where << " view";
+    }
     if (where != "workflow (run)") EXPECT_NE(body.find("[REDACTED]"), std::string::npos) << where;
   }
   // The stored entries hold no secret either (redacted when written), except the one written

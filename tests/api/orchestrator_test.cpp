@@ -1294,9 +1294,13 @@ class OrchestratorSlowReaderTest : public OrchestratorTest {
   void configure(app::Config& config, api::ServeConfig& serve) override {
     OrchestratorTest::configure(config, serve);
     serve.websocket.max_backlog_bytes = 128 * 1024;
+    config.plugin_dirs.push_back(WEFT_TEST_EXTRA_PLUGIN_DIR);  // test.sleep
   }
   // start -> ask (approval) -> 250 sets in a chain, each output ~7 KB (events carry up to 8 KB):
-  // well over a megabyte of live events once approved.
+  // well over a megabyte of live events once approved. Every 10th node sleeps 20 ms, so the
+  // events come at about a megabyte a second: the fast reader may be descheduled for a while on a
+  // loaded machine without falling 128 KiB (plus the socket buffers) behind, while the slow one
+  // never reads and certainly does.
   static Json flood_workflow() {
     Json w = approval_workflow();
     Json nodes = Json::array();
@@ -1311,7 +1315,9 @@ class OrchestratorSlowReaderTest : public OrchestratorTest {
     std::string prev = "ask";
     for (int i = 0; i < 250; ++i) {
       const std::string id = "s" + std::to_string(i);
-      Json n = parse(R"({"type": "core.set", "position": {"x": 0, "y": 0},
+      Json n = i % 10 == 9 ? parse(R"({"type": "test.sleep", "position": {"x": 0, "y": 0},
+        "data": {"parameters": {"ms": 20}}})")
+                           : parse(R"({"type": "core.set", "position": {"x": 0, "y": 0},
         "data": {"parameters": {"mode": "replace", "fields": {"pad": "{{ padStart('', 7000, 'x') }}"}}}})");
       n.set("id", id);
       nodes.push_back(n);

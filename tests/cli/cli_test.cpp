@@ -82,6 +82,16 @@ TEST_F(CliTest, RunsEveryExample) {
     input_file.replace(input_file.size() - 5, 5, ".input.json");
     if (std::filesystem::exists(input_file)) input_flag = " --input-file " + input_file;
     if (entry.path().string().find(".input.json") != std::string::npos) continue;
+    // An example that asks a person (approval.json) cannot finish here: --no-wait leaves with
+    // exit code 3 and names the request to answer.
+    const std::string text = weft::testing::read_text(entry.path().string());
+    if (text.find("core.approval") != std::string::npos || text.find("core.clarification") != std::string::npos) {
+      auto r = sh(base_ + " run " + entry.path().string() + input_flag + " --no-wait");
+      EXPECT_EQ(r.status, 3) << entry.path() << "\n" << r.out;
+      EXPECT_NE(r.out.find("waiting_for_human"), std::string::npos) << r.out;
+      EXPECT_NE(r.out.find("/api/orchestrator/respond/"), std::string::npos) << r.out;
+      continue;
+    }
     auto r = sh(base_ + " run " + entry.path().string() + input_flag);
     EXPECT_EQ(r.status, 0) << entry.path() << "\n" << r.out;
     EXPECT_NE(r.out.find("workflow_done  succeeded"), std::string::npos) << r.out;
@@ -259,6 +269,83 @@ TEST_F(CliTest, KillNineMidWorkflowThenResume) {
   }
   EXPECT_EQ(resumed, 1);
   EXPECT_EQ(done, 1);
+}
+
+// `weft run` waiting on an approval with a timeout is resumed by an answer stored by another
+// process (what `weft serve` on the same database does) long before the timeout, and finishes.
+TEST_F(CliTest, AWaitingRunResumesWhenAnotherProcessAnswers) {
+  std::string wf = write("approve.json", R"({"name":"approve","nodes":[
+    {"id":"start","type":"core.manual_trigger","position":{"x":0,"y":0},"data":{}},
+    {"id":"gate","type":"core.approval","position":{"x":0,"y":0},"data":{"parameters":{"title":"Ship?","timeout_seconds":600}}},
+    {"id":"yes","type":"core.set","position":{"x":0,"y":0},"data":{"parameters":{"fields":{"shipped":true}}}}],
+    "edges":[{"id":"e1","source":"start","target":"gate"},
+             {"id":"e2","source":"gate","sourceHandle":"approved","target":"yes"}]})");
+  const std::string log = dir_ + "/run.log";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(WEFT_BINARY, WEFT_BINARY, "run", wf.c_str(), "--db", db_.c_str(), "--plugin-dir", WEFT_TEST_PLUGIN_DIR,
+          "--plugin-dir", WEFT_TEST_EXTRA_PLUGIN_DIR, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  bool parked = false;
+  for (int i = 0; i < 3000 && !parked; ++i) {
+    parked = weft::testing::read_text(log).find("execution_parked") != std::string::npos;
+    if (!parked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(parked) << weft::testing::read_text(log);
+  {
+    weft::app::Config c;
+    c.database = db_;
+    c.plugin_dirs = weft::testing::plugin_dirs();
+    auto host = weft::app::Host::open(c);
+    ASSERT_TRUE(host.ok()) << host.error().message;
+    weft::store::HumanRequestFilter f;
+    f.status = "open";
+    auto requests = (*host)->store()->list_human_requests(f);
+    ASSERT_TRUE(requests.ok());
+    ASSERT_EQ(requests->size(), 1u);
+    weft::store::HumanResponse r;
+    r.id = requests->front().id;
+    r.expected_version = requests->front().version;
+    r.votes = Json::array();
+    r.final = true;
+    r.response = Json::parse(R"({"decision":"approve","approved":true,"comment":"","by":"ops","votes":[]})").value();
+    r.answered_by = "ops";
+    r.now_ms = weft::wall_ms();
+    auto answered = (*host)->store()->respond_human_request(r);
+    ASSERT_TRUE(answered.ok()) << answered.error().message;
+  }
+  int st = 0;
+  bool exited = false;
+  for (int i = 0; i < 3000 && !exited; ++i) {
+    exited = waitpid(pid, &st, WNOHANG) == pid;
+    if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+  }
+  ASSERT_TRUE(exited) << "the answer did not resume `weft run`\n" << weft::testing::read_text(log);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0) << weft::testing::read_text(log);
+  EXPECT_NE(weft::testing::read_text(log).find("workflow_done  succeeded"), std::string::npos)
+      << weft::testing::read_text(log);
+}
+
+// Without a timeout only an answer can move the run: `weft run` leaves with exit code 3 and says
+// which request to answer.
+TEST_F(CliTest, ARunThatOnlyAHumanCanMoveExitsThree) {
+  std::string wf = write("ask.json", R"({"name":"ask","nodes":[
+    {"id":"start","type":"core.manual_trigger","position":{"x":0,"y":0},"data":{}},
+    {"id":"q","type":"core.clarification","position":{"x":0,"y":0},"data":{"parameters":{"question":"Which region?"}}}],
+    "edges":[{"id":"e1","source":"start","target":"q"}]})");
+  auto r = sh(base_ + " run " + wf);
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_NE(r.out.find("(clarification, node q)"), std::string::npos) << r.out;
 }
 
 // A workflow waiting for an approval survives the death of the process that ran it: `weft run`
