@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config git ca-certificates curl
+  build-essential cmake ninja-build pkg-config git ca-certificates curl
   rapidjson-dev
   libboost-dev libboost-filesystem-dev libboost-system-dev
   libsoci-dev libsoci-sqlite3-4.0 libsoci-postgresql4.0 libsqlite3-dev

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
-WEFT_SKIP_DEPS=1 ./scripts/build.sh
+WEFT_SKIP_DEPS=1 WEFT_SANITIZE=0 ./scripts/build.sh
 
 BUILD_DIR=${WEFT_BUILD_DIR:-build}
 case $BUILD_DIR in

@@ -160,6 +160,10 @@ void export_trail(ApiContext* c, Request& req, Responder res) {
     if (!st.ok()) return res.error(st.error());
     if (!start()) return;
   }
+  // The places are given back before the last bytes go out: a client that has the whole export
+  // may start the next one at once, and must not find its own finished export still counted.
+  mine.reset();
+  overall.reset();
   if (!st.ok() || gone) {
     if (!st.ok()) std::fprintf(stderr, "weft: audit export ended early: %s\n", st.error().code.c_str());
     if (out) out->abort();  // truncated, never a short body that looks complete

@@ -306,6 +306,8 @@ TEST_P(CustomNodesTest, SyntaxErrorsAreRefusedWithLineAndColumn) {
 }
 
 TEST_P(CustomNodesTest, DeclarationErrorsAreRefusedNamingTheMember) {
+  // Refused declarations never reach the store: one backend is enough for these thirty uploads.
+  if (GetParam() == "postgres") GTEST_SKIP() << "backend-independent: runs on sqlite";
   TestUser a = make_user();
   auto js_with = [](const std::string& members) {
     return "module.exports = {\n" + members + "\n  execute(items) { return items; },\n};\n";

@@ -131,6 +131,9 @@ TEST_P(ParsersTest, InvalidUtf8NulAndDuplicateKeysInAWorkflowAre400) {
 }
 
 TEST_P(ParsersTest, AWorkflowWith100000NodesGetsABoundedAnswer) {
+  // The compiler answers before anything is stored: the database plays no part, so one backend
+  // is enough for these four megabytes.
+  if (GetParam() == "postgres") GTEST_SKIP() << "backend-independent: runs on sqlite";
   TestUser u = make_user();
   std::string nodes;
   nodes.reserve(4u << 20);
