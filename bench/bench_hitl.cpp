@@ -19,7 +19,11 @@
 // execution, rebuilding it from the store, resuming the approval node, committing its result
 // and starting the next node.
 //
-//   weft_bench_hitl [--executions 10000] [--warmup 200]
+// Then, unless --paced 0, P more executions are parked and answered in a closed loop (the next
+// answer is sent once the previous execution's next node started): the latency of one answer on a
+// server that is not busy with the answers before it.
+//
+//   weft_bench_hitl [--executions 10000] [--warmup 200] [--paced 1000]
 //
 // The warm-up executions are parked and answered first (not counted), so per-process caches,
 // thread stacks and allocator arenas exist before the baseline is read. RSS is read twice after
@@ -38,6 +42,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -225,6 +230,7 @@ class Client {
 struct Options {
   int executions = 10000;
   int warmup = 200;
+  int paced = 1000;  // closed-loop answers after the burst (0 = none)
 };
 
 double pct(std::vector<double> v, double q) {
@@ -275,12 +281,16 @@ int parent(const Options& o, pid_t child, int ctl) {
 
   // node_start of "after", by execution id.
   std::mutex mu;
+  std::condition_variable started_cv;
   std::map<std::string, int64_t> started;
   s.host().bus().subscribe("", [&](const weft::store::EventRecord& e) {
     if (e.type != "node_start" || e.data["node_id"].as_string() != "after") return;
     const int64_t t = now_us();
-    std::lock_guard<std::mutex> lock(mu);
-    started.emplace(e.execution_id, t);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      started.emplace(e.execution_id, t);
+    }
+    started_cv.notify_all();
   });
 
   auto& execs = *s.context().executions;
@@ -395,6 +405,38 @@ int parent(const Options& o, pid_t child, int ctl) {
       lat_ms.push_back(static_cast<double>(it->second - x.sent_us) / 1000.0);
     }
   }
+  // Closed loop: one answer at a time, the next one sent when the previous execution's next node
+  // started. The latency of an answer on a server that is not already busy with the previous
+  // ones (the burst above measures it at saturation, where it includes queueing).
+  std::vector<double> paced_ms;
+  double paced_s = 0;
+  if (o.paced > 0) {
+    park(o.paced, o.paced);
+    weft::store::HumanRequestFilter f;
+    f.status = "open";
+    f.limit = o.paced;
+    auto open = store->list_human_requests(f);
+    if (!open.ok()) die("list requests: " + open.error().message);
+    const auto t2 = std::chrono::steady_clock::now();
+    for (const auto& q : *open) {
+      send_all(ctl, "answer " + q.id + "\n");
+      if (!read_line(ctl, buf, line)) die("the client exited");
+      auto stamps = split(line);
+      if (stamps.size() != 2 || stamps[1] == "0") {
+        ++failed;
+        continue;
+      }
+      const int64_t sent_us = std::stoll(stamps[1]);
+      std::unique_lock<std::mutex> lock(mu);
+      if (!started_cv.wait_for(lock, std::chrono::seconds(30), [&] { return started.count(q.execution_id) > 0; })) {
+        ++failed;
+        continue;
+      }
+      paced_ms.push_back(static_cast<double>(started[q.execution_id] - sent_us) / 1000.0);
+    }
+    paced_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
+  }
+
   send_all(ctl, "quit\n");
   int status = 0;
   waitpid(child, &status, 0);
@@ -418,6 +460,12 @@ int parent(const Options& o, pid_t child, int ctl) {
   out.set("answer_to_next_node_p90_ms", pct(lat_ms, 90));
   out.set("answer_to_next_node_p99_ms", pct(lat_ms, 99));
   out.set("answer_to_next_node_max_ms", pct(lat_ms, 100));
+  out.set("paced_answers", static_cast<int64_t>(paced_ms.size()));
+  out.set("paced_seconds", paced_s);
+  out.set("paced_answer_to_next_node_p50_ms", pct(paced_ms, 50));
+  out.set("paced_answer_to_next_node_p90_ms", pct(paced_ms, 90));
+  out.set("paced_answer_to_next_node_p99_ms", pct(paced_ms, 99));
+  out.set("paced_answer_to_next_node_max_ms", pct(paced_ms, 100));
   std::printf("%s\n", out.dump().c_str());
   std::fflush(stdout);
 
@@ -439,9 +487,11 @@ int main(int argc, char** argv) {
     };
     if (a == "--executions") o.executions = next();
     else if (a == "--warmup") o.warmup = next();
-    else die("usage: weft_bench_hitl [--executions N] [--warmup W]");
+    else if (a == "--paced") o.paced = next();
+    else die("usage: weft_bench_hitl [--executions N] [--warmup W] [--paced P]");
   }
-  if (o.executions < 1 || o.warmup < 1) die("--executions and --warmup must be >= 1");
+  if (o.executions < 1 || o.warmup < 1 || o.paced < 0)
+    die("--executions and --warmup must be >= 1, --paced >= 0");
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair failed");
   pid_t child = fork();
