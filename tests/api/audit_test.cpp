@@ -914,7 +914,9 @@ TEST_P(AuditApiTest, SecretsInDetailsAreRedactedInEveryViewAndExport) {
     for (const std::string& secret : {pw, bearer, exact, raw, cred}) {
       EXPECT_EQ(body.find(secret), std::string::npos) << secret << " appears in the " << where << " view";
     }
-    if (where != "workflow (run)") EXPECT_NE(body.find("[REDACTED]"), std::string::npos) << where;
+    if (where != "workflow (run)") {
+      EXPECT_NE(body.find("[REDACTED]"), std::string::npos) << where;
+    }
   }
   // The stored entries hold no secret either (redacted when written), except the one written
   // around AuditLog on purpose.
