@@ -54,6 +54,30 @@ class CliTest : public ::testing::Test {
     std::ofstream(p) << text;
     return p;
   }
+  // `weft run WF [--input JSON]` as a child process (output in run_log()); the pid, -1 on failure.
+  pid_t start_run(const std::string& wf, const std::string& input = "") {
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    int fd = ::open(run_log().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (input.empty())
+      execl(WEFT_BINARY, WEFT_BINARY, "run", wf.c_str(), "--db", db_.c_str(), "--plugin-dir", WEFT_TEST_PLUGIN_DIR,
+            "--plugin-dir", WEFT_TEST_EXTRA_PLUGIN_DIR, static_cast<char*>(nullptr));
+    else
+      execl(WEFT_BINARY, WEFT_BINARY, "run", wf.c_str(), "--db", db_.c_str(), "--plugin-dir", WEFT_TEST_PLUGIN_DIR,
+            "--plugin-dir", WEFT_TEST_EXTRA_PLUGIN_DIR, "--input", input.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string run_log() const { return dir_ + "/run.log"; }
+  // Waits (up to 30 s) until the child's output holds `text`.
+  bool wait_for_output(const std::string& text) {
+    for (int i = 0; i < 3000; ++i) {
+      if (weft::testing::read_text(run_log()).find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
   std::string dir_, db_, base_;
 };
 
@@ -211,25 +235,10 @@ TEST_F(CliTest, KillNineMidWorkflowThenResume) {
     "edges":[{"id":"e1","source":"start","target":"r1"},{"id":"e2","source":"r1","target":"r2"},
              {"id":"e3","source":"r2","target":"slow"},{"id":"e4","source":"slow","target":"r3"},
              {"id":"e5","source":"r3","target":"inc"}]})");
-  pid_t pid = fork();
+  pid_t pid = start_run(wf, "{\"x\":1}");
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    std::string log = dir_ + "/run.log";
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execl(WEFT_BINARY, WEFT_BINARY, "run", wf.c_str(), "--db", db_.c_str(), "--plugin-dir", WEFT_TEST_PLUGIN_DIR,
-          "--plugin-dir", WEFT_TEST_EXTRA_PLUGIN_DIR, "--input", "{\"x\":1}", static_cast<char*>(nullptr));
-    _exit(127);
-  }
   // Wait until r2 has run and the slow node has started (its node_start is committed with it).
-  bool ready = false;
-  for (int i = 0; i < 3000 && !ready; ++i) {
-    std::string log = weft::testing::read_text(dir_ + "/run.log");
-    ready = log.find("node_start  slow") != std::string::npos;
-    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(ready) << weft::testing::read_text(dir_ + "/run.log");
+  ASSERT_TRUE(wait_for_output("node_start  slow")) << weft::testing::read_text(run_log());
   kill(pid, SIGKILL);
   int st = 0;
   waitpid(pid, &st, 0);
@@ -280,23 +289,10 @@ TEST_F(CliTest, AWaitingRunResumesWhenAnotherProcessAnswers) {
     {"id":"yes","type":"core.set","position":{"x":0,"y":0},"data":{"parameters":{"fields":{"shipped":true}}}}],
     "edges":[{"id":"e1","source":"start","target":"gate"},
              {"id":"e2","source":"gate","sourceHandle":"approved","target":"yes"}]})");
-  const std::string log = dir_ + "/run.log";
-  pid_t pid = fork();
+  const std::string log = run_log();
+  pid_t pid = start_run(wf);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execl(WEFT_BINARY, WEFT_BINARY, "run", wf.c_str(), "--db", db_.c_str(), "--plugin-dir", WEFT_TEST_PLUGIN_DIR,
-          "--plugin-dir", WEFT_TEST_EXTRA_PLUGIN_DIR, static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  bool parked = false;
-  for (int i = 0; i < 3000 && !parked; ++i) {
-    parked = weft::testing::read_text(log).find("execution_parked") != std::string::npos;
-    if (!parked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(parked) << weft::testing::read_text(log);
+  ASSERT_TRUE(wait_for_output("execution_parked")) << weft::testing::read_text(log);
   {
     weft::app::Config c;
     c.database = db_;
@@ -362,25 +358,11 @@ TEST_F(CliTest, KillNineWhileWaitingForAnApprovalThenAnswerAndResume) {
     "edges":[{"id":"e1","source":"start","target":"r1"},{"id":"e2","source":"r1","target":"gate"},
              {"id":"e3","source":"gate","sourceHandle":"approved","target":"yes"},
              {"id":"e4","source":"gate","sourceHandle":"rejected","target":"no"}]})");
-  pid_t pid = fork();
+  pid_t pid = start_run(wf, "{\"x\":7}");
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    std::string log = dir_ + "/run.log";
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execl(WEFT_BINARY, WEFT_BINARY, "run", wf.c_str(), "--db", db_.c_str(), "--plugin-dir", WEFT_TEST_PLUGIN_DIR,
-          "--plugin-dir", WEFT_TEST_EXTRA_PLUGIN_DIR, "--input", "{\"x\":7}", static_cast<char*>(nullptr));
-    _exit(127);
-  }
   // The park is committed (execution_parked is in the same commit); `weft run` now waits for the
   // approval's timer.
-  bool parked = false;
-  for (int i = 0; i < 3000 && !parked; ++i) {
-    parked = weft::testing::read_text(dir_ + "/run.log").find("execution_parked") != std::string::npos;
-    if (!parked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(parked) << weft::testing::read_text(dir_ + "/run.log");
+  ASSERT_TRUE(wait_for_output("execution_parked")) << weft::testing::read_text(run_log());
   EXPECT_NE(weft::testing::read_text(dir_ + "/run.log").find("waiting_for_human  gate"), std::string::npos);
   int st = 0;
   EXPECT_EQ(waitpid(pid, &st, WNOHANG), 0) << "weft run stays to act on the approval's timeout";
