@@ -53,33 +53,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.hpp"
 #include "host/api/serve.hpp"
 #include "host/core/call.hpp"
 #include "host/service/executions.hpp"
 
 using weft::Json;
+using namespace weft::bench;
 
 namespace {
-
-int64_t now_us() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t status_field(const char* name) {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  char line[256];
-  int64_t v = -1;
-  const size_t n = std::strlen(name);
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, name, n) == 0) v = std::strtoll(line + n, nullptr, 10);
-  std::fclose(f);
-  return v;
-}
-int64_t rss_kib() { return status_field("VmRSS:"); }
-int64_t threads() { return status_field("Threads:"); }
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "bench_hitl: %s\n", what.c_str());
@@ -88,44 +70,6 @@ int64_t threads() { return status_field("Threads:"); }
 
 // ---- line protocol: parent → child "go <port> <key>", "answer <id> <id> ...", "quit";
 // child → parent "sent <t_us> <t_us> ..." (one stamp per id, 0 = failed) or "error <text>".
-
-void send_all(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
-bool read_line(int fd, std::string& buf, std::string& line) {
-  for (;;) {
-    size_t nl = buf.find('\n');
-    if (nl != std::string::npos) {
-      line = buf.substr(0, nl);
-      buf.erase(0, nl + 1);
-      return true;
-    }
-    char tmp[65536];
-    ssize_t n = ::read(fd, tmp, sizeof tmp);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    buf.append(tmp, static_cast<size_t>(n));
-  }
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find(' ', i);
-    if (j == std::string::npos) j = s.size();
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
 
 // ---- the client ----------------------------------------------------------------------------------
 

@@ -44,30 +44,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.hpp"
 #include "host/api/serve.hpp"
 #include "host/core/call.hpp"
 
 using weft::Json;
+using namespace weft::bench;
 
 namespace {
-
-int64_t now_us() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
-}
-
-// This process's VmRSS in KiB (the figure `ps -o rss` shows).
-int64_t rss_kib() {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  char line[256];
-  int64_t kb = -1;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "VmRSS:", 6) == 0) kb = std::strtoll(line + 6, nullptr, 10);
-  std::fclose(f);
-  return kb;
-}
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "bench_sse: %s\n", what.c_str());
@@ -86,47 +70,7 @@ struct Options {
 // parent → child: "go <port> <key> <exec id>..."  "open"  "end"
 // child → parent: "warm"  "connected <n> <ms>"  "result <json>"  "error <text>"
 
-void send_line(int fd, const std::string& s) {
-  std::string l = s + "\n";
-  size_t off = 0;
-  while (off < l.size()) {
-    // A socket pair, not a pipe: MSG_NOSIGNAL keeps a dead peer from killing us with SIGPIPE
-    // (the server side must not ignore SIGPIPE, since `weft serve` does not either).
-    ssize_t n = ::send(fd, l.data() + off, l.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
-// Blocking read of one line (the parent side, and the child before its loop).
-bool read_line(int fd, std::string& buf, std::string& line) {
-  for (;;) {
-    size_t nl = buf.find('\n');
-    if (nl != std::string::npos) {
-      line = buf.substr(0, nl);
-      buf.erase(0, nl + 1);
-      return true;
-    }
-    char tmp[4096];
-    ssize_t n = ::read(fd, tmp, sizeof tmp);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    buf.append(tmp, static_cast<size_t>(n));
-  }
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find(' ', i);
-    if (j == std::string::npos) j = s.size();
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
+void send_line(int fd, const std::string& s) { send_all(fd, s + "\n"); }
 
 // ---- the client ------------------------------------------------------------------------------------
 
